@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+const url = z.url({ protocol: /^https?$/ });
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), url.optional());
+const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8).optional());
+const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+/**
+ * Every setting, keyed by its environment variable name. Parsed once at start-up and frozen.
+ * See README.md "Configuration" for the meaning of each.
+ */
+export const configSchema = z.object({
+  PORT: int(0, 65535, 8080),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('unimedvl'),
+  DICOMWEB_URL: optionalUrl,
+  DICOMWEB_TOKEN: optionalSecret,
+  DICOMWEB_USERNAME: z.string().optional(),
+  DICOMWEB_PASSWORD: z.string().optional(),
+  FHIR_URL: optionalUrl,
+  FHIR_TOKEN: optionalSecret,
+  MODEL_DIR: z.string().optional(),
+  EXECUTION_PROVIDER: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  WEBHOOK_SECRET: optionalSecret,
+  API_TOKEN: optionalSecret,
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
+  WORKER_CONCURRENCY: int(1, 64, 1),
+  JOB_ATTEMPTS: int(1, 50, 5),
+  JOB_BACKOFF_MS: int(10, 3_600_000, 5_000),
+  DEBOUNCE_MS: int(0, 3_600_000, 2_000),
+  SERIES_MODALITIES: list('CR,DX,CT,MR,US,MG,XA,RF,PT,NM,OT,SC,XC,OP,SM,ES,IO,PX,GM'),
+  SERIES_MAX_INSTANCES: int(1, 100_000, 2_000),
+  INFERENCE_WORKERS: int(1, 16, 1),
+  SHUTDOWN_GRACE_MS: int(0, 3_600_000, 30_000),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -1,0 +1,29 @@
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/schema.ts';
+import type { JobStore } from '../queue/job-view.ts';
+import type { Dependency } from '../shared/errors.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { EnqueueStudy } from '../triggers/study-request.ts';
+import type { NotificationLog } from '../triggers/notification-log.ts';
+
+export interface ReadinessCheck {
+  dependency: Dependency;
+  /** Resolves when reachable; rejects (any error) when not. */
+  check(): Promise<void>;
+}
+
+/** Everything the HTTP app needs; main.ts builds it, tests pass their own. */
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  enqueueStudy: EnqueueStudy;
+  jobs: JobStore;
+  readiness: ReadinessCheck[];
+  metrics: Registry;
+  notifications: NotificationLog;
+  /**
+   * Called when a notification carries no usable focus (an R4 criteria subscription without payload) or
+   * event numbers show a gap: something changed, search the FHIR server to find out what.
+   */
+  requestReconciliation(reason: 'empty-notification' | 'event-gap' | 'query-status'): void;
+}

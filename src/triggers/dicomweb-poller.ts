@@ -1,0 +1,81 @@
+import type { Redis } from 'ioredis';
+import { firstNumber, firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
+import { hashStudyUid } from '../shared/uids.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { EnqueueStudy } from './study-request.ts';
+
+export interface DicomwebPollerOptions {
+  /** QIDO-RS study search (the DICOMweb client's searchStudies). */
+  searchStudies(query: Record<string, string>): Promise<DicomJsonDataset[]>;
+  enqueueStudy: EnqueueStudy;
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  /** A study is enqueued once its instance count has not changed for this long. */
+  stableMs: number;
+  /** How many days back the StudyDate window reaches (QIDO has no "changed since"). */
+  lookbackDays: number;
+  pageSize?: number;
+  now?: () => Date;
+}
+
+/**
+ * Finds new or grown studies by polling QIDO-RS over a StudyDate window, watching
+ * NumberOfStudyRelatedInstances, and enqueues a study when its count is stable and differs from the count
+ * last enqueued (kept in Redis, so a restart does not re-enqueue everything).
+ */
+export function createDicomwebPoller(options: DicomwebPollerOptions) {
+  const now = options.now ?? (() => new Date());
+  const pageSize = options.pageSize ?? 100;
+  const seen = new Map<string, { count: number; since: number }>();
+  const enqueuedKey = `${options.prefix}:poller:enqueued-count`;
+
+  async function listWindow(): Promise<DicomJsonDataset[]> {
+    const end = now();
+    const start = new Date(end.getTime() - options.lookbackDays * 24 * 3600 * 1000);
+    const query = {
+      StudyDate: `${dicomDate(start)}-${dicomDate(end)}`,
+      includefield: `${Tag.NumberOfStudyRelatedInstances},${Tag.ModalitiesInStudy}`,
+      limit: String(pageSize),
+    };
+    const all: DicomJsonDataset[] = [];
+    for (let offset = 0; ; offset += pageSize) {
+      const page = await options.searchStudies({ ...query, offset: String(offset) });
+      all.push(...page);
+      if (page.length < pageSize) return all;
+    }
+  }
+
+  return {
+    /** One poll; resolves with the number of studies enqueued. */
+    async pollOnce(): Promise<number> {
+      const studies = await listWindow();
+      const t = now().getTime();
+      let enqueued = 0;
+      for (const study of studies) {
+        const uid = firstString(study, Tag.StudyInstanceUID);
+        const count = firstNumber(study, Tag.NumberOfStudyRelatedInstances) ?? 0;
+        if (!uid) continue;
+        const key = hashStudyUid(uid);
+        const previous = seen.get(key);
+        if (!previous || previous.count !== count) {
+          seen.set(key, { count, since: t });
+          if (options.stableMs > 0) continue;
+        } else if (t - previous.since < options.stableMs) {
+          continue;
+        }
+        const last = await options.redis.hget(enqueuedKey, key);
+        if (last === String(count)) continue;
+        await options.enqueueStudy({ study: { studyInstanceUid: uid }, trigger: 'dicomweb-poll' });
+        await options.redis.hset(enqueuedKey, key, String(count));
+        enqueued += 1;
+      }
+      options.logger.debug({ studies: studies.length, enqueued }, 'dicomweb poll');
+      return enqueued;
+    },
+  };
+}
+
+function dicomDate(date: Date): string {
+  return date.toISOString().slice(0, 10).replace(/-/g, '');
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.ts';
+import { ConfigInvalidError } from '../../src/shared/errors.ts';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(8080);
+    expect(config.REDIS_URL).toBe('redis://127.0.0.1:6379');
+    expect(config.EXECUTION_PROVIDER).toBe('auto');
+    expect(config.DICOMWEB_URL).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('names the bad keys and never their values', () => {
+    const secretish = 'ftp://sekrit-value.example';
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', FHIR_URL: secretish, EXECUTION_PROVIDER: 'tpu' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigInvalidError);
+    const error = caught as ConfigInvalidError;
+    expect(error.keys).toEqual(['EXECUTION_PROVIDER', 'FHIR_URL', 'PORT']);
+    expect(error.message).not.toContain('sekrit');
+    expect(error.message).not.toContain('eighty');
+  });
+
+  it('parses lists and numbers', () => {
+    const config = loadConfig({ SERIES_MODALITIES: 'CT, MR', PORT: '9000' });
+    expect(config.SERIES_MODALITIES).toEqual(['CT', 'MR']);
+    expect(config.PORT).toBe(9000);
+  });
+
+  it('requires DICOMweb username and password together', () => {
+    expect(() => loadConfig({ DICOMWEB_USERNAME: 'orthanc' })).toThrow(ConfigInvalidError);
+  });
+});
