@@ -22,6 +22,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((config.DICOMWEB_USERNAME === undefined) !== (config.DICOMWEB_PASSWORD === undefined)) {
     throw new ConfigInvalidError(['DICOMWEB_PASSWORD', 'DICOMWEB_USERNAME']);
   }
+  if ((config.FHIR_USERNAME === undefined) !== (config.FHIR_PASSWORD === undefined)) {
+    throw new ConfigInvalidError(['FHIR_PASSWORD', 'FHIR_USERNAME']);
+  }
+  const smart = [config.FHIR_SMART_TOKEN_URL, config.FHIR_SMART_CLIENT_ID, config.FHIR_SMART_PRIVATE_KEY_FILE];
+  if (smart.some((v) => v !== undefined) && !smart.every((v) => v !== undefined)) {
+    throw new ConfigInvalidError(['FHIR_SMART_CLIENT_ID', 'FHIR_SMART_PRIVATE_KEY_FILE', 'FHIR_SMART_TOKEN_URL']);
+  }
   return Object.freeze(config);
 }
 

@@ -1,0 +1,19 @@
+// `npm run bench -- <name>`: runs one benchmark (or all). Each prints its figures as ratios against a
+// baseline measured in the same run; none of them pass or fail.
+const benches: Record<string, () => Promise<void>> = {
+  ingest: async () => (await import('./ingest.ts')).runIngestBench(),
+  model: async () => (await import('./model.ts')).runModelBench(),
+  e2e: async () => (await import('./e2e.ts')).runEndToEndBench(),
+};
+
+const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const names = requested.length > 0 ? requested : Object.keys(benches);
+for (const name of names) {
+  const bench = benches[name];
+  if (!bench) {
+    console.error(`unknown benchmark "${name}"; choose from: ${Object.keys(benches).join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n=== bench: ${name} ===`);
+  await bench();
+}

@@ -1,0 +1,46 @@
+import express from 'express';
+import type { AppDeps } from './http/app-deps.ts';
+import { createErrorHandler, routeNotFound } from './http/error-handler.ts';
+import { registerHttpMetrics } from './http/metrics.ts';
+import { loadOpenApiDocument } from './http/openapi-document.ts';
+import { createRequestValidator } from './http/request-validator.ts';
+import { healthRouter } from './http/routes/health.ts';
+import { jobsRouter } from './http/routes/jobs.ts';
+import { metricsRouter } from './http/routes/metrics-route.ts';
+import { notificationsRouter } from './http/routes/notifications.ts';
+import { openApiRouter } from './http/routes/openapi-route.ts';
+import { studiesRouter } from './http/routes/studies.ts';
+
+/**
+ * The HTTP surface described by openapi/openapi.yaml, without listen() (supertest drives it directly).
+ * Open: /healthz, /readyz, /metrics, /openapi.json. Webhooks: WEBHOOK_SECRET signature when set.
+ * API (/studies, /jobs): API_TOKEN bearer when set.
+ */
+export function buildApp(deps: AppDeps): express.Express {
+  const document = loadOpenApiDocument();
+  const validator = createRequestValidator(document);
+  const { config } = deps;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(registerHttpMetrics(deps.metrics, deps.jobs, deps.logger).middleware);
+
+  app.use(healthRouter(deps.readiness));
+  app.use(metricsRouter(deps.metrics));
+  app.use(openApiRouter(document));
+  app.use(notificationsRouter({
+    logger: deps.logger,
+    validator,
+    bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    webhookSecret: config.WEBHOOK_SECRET,
+    enqueueStudy: deps.enqueueStudy,
+    notifications: deps.notifications,
+    requestReconciliation: (reason) => deps.requestReconciliation(reason),
+  }));
+  app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, apiToken: config.API_TOKEN, validator }));
+  app.use(jobsRouter({ jobs: deps.jobs, apiToken: config.API_TOKEN, validator }));
+
+  app.use(routeNotFound);
+  app.use(createErrorHandler(deps.logger));
+  return app;
+}

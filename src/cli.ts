@@ -1,0 +1,70 @@
+import { startService, type ServiceMode } from './main.ts';
+import { AppError } from './shared/errors.ts';
+
+const USAGE = `unimedvl-plugin <command>
+
+Commands:
+  serve                 HTTP API and queue workers (npm start)
+  api                   HTTP API only
+  worker                queue workers only
+  analyze --dir DIR --out DIR [--model DIR]
+                        analyse a folder of DICOM files locally, no servers needed
+  analyze --study UID --dicomweb URL [--fhir URL]
+                        enqueue nothing: analyse one study from a DICOMweb server now
+  models check [DIR]    verify a model bundle (checksums, graph I/O, execution providers)
+  demo                  run the local analysis on the bundled sample with the tiny model
+
+Configuration comes from environment variables (README.md, "Configuration").
+UniMedVL is for research use only, not for clinical decisions.`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+    case 'api':
+    case 'worker':
+      return runService(command);
+    case 'models':
+      return (await import('./cli/models-command.ts')).runModelsCommand(rest);
+    case 'analyze':
+      return (await import('./cli/analyze-command.ts')).runAnalyzeCommand(rest);
+    case 'demo':
+      return (await import('./cli/demo-command.ts')).runDemoCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function runService(mode: ServiceMode): Promise<number> {
+  const service = await startService(mode);
+  await new Promise<void>((resolve) => {
+    const onSignal = () => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      void service.stop().then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  // Configuration and other known errors: their messages are constant and name keys, never values.
+  if (error instanceof AppError) {
+    console.error(`unimedvl-plugin: ${error.message} (${error.code})`);
+  } else {
+    // Foreign messages may carry data: print where it failed, not what it said.
+    console.error('unimedvl-plugin: unexpected error', error instanceof Error ? error.stack?.split('\n').slice(1, 6).join('\n') : '');
+  }
+  process.exitCode = 1;
+}

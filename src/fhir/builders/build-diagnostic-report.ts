@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import type { Attachment, DiagnosticReport } from '@medplum/fhirtypes';
+import { AI_SECURITY_LABEL } from '../ai-label.ts';
+import { PROFILE_URLS } from '../profile-urls.ts';
+import { renderReportHtml } from './render-report-html.ts';
+import type { AiResultInput } from './result-input.ts';
+import { resultIdentifier } from './result-identity.ts';
+
+export const V2_0074_SYSTEM = 'http://terminology.hl7.org/CodeSystem/v2-0074';
+export const LOINC_SYSTEM = 'http://loinc.org';
+export const REPORT_CODE = { system: LOINC_SYSTEM, code: '18748-4', display: 'Diagnostic imaging study' } as const;
+export const REPORT_ROLE = 'diagnostic-report';
+
+/** An Attachment holding `content` with its size and SHA-1 hash (base64), as FHIR Attachment.hash defines. */
+export function inlineAttachment(content: string, contentType: string, title: string, creation: string): Attachment {
+  const bytes = Buffer.from(content, 'utf8');
+  return {
+    contentType,
+    language: 'en',
+    data: bytes.toString('base64'),
+    size: bytes.length,
+    hash: createHash('sha1').update(bytes).digest('base64'),
+    title,
+    creation,
+  };
+}
+
+/** The preliminary AI report. `resultReferences` and `mediaReferences` are fullUrls in the same Bundle. */
+export function buildDiagnosticReport(input: AiResultInput, links: { resultReferences: string[]; mediaReferences: string[] }): DiagnosticReport {
+  const html = renderReportHtml(input);
+  return {
+    resourceType: 'DiagnosticReport',
+    meta: { profile: [PROFILE_URLS.DiagnosticReport], security: [AI_SECURITY_LABEL] },
+    identifier: [resultIdentifier(input.jobKey, REPORT_ROLE)],
+    // A machine never writes `final`: a clinician has to review and sign.
+    status: 'preliminary',
+    category: [{ coding: [{ system: V2_0074_SYSTEM, code: 'RAD', display: 'Radiology' }] }],
+    code: { coding: [{ ...REPORT_CODE }], text: 'AI preliminary imaging report (research use only)' },
+    ...(input.imagingStudy.subjectReference ? { subject: { reference: input.imagingStudy.subjectReference } } : {}),
+    issued: input.recordedAt,
+    imagingStudy: [{ reference: `ImagingStudy/${input.imagingStudy.id}` }],
+    ...(links.resultReferences.length ? { result: links.resultReferences.map((reference) => ({ reference })) } : {}),
+    ...(links.mediaReferences.length ? { media: links.mediaReferences.map((reference) => ({ link: { reference }, comment: 'AI key image' })) } : {}),
+    conclusion: input.reportText,
+    presentedForm: [inlineAttachment(html, 'text/html', 'AI preliminary imaging report (research use only)', input.recordedAt)],
+  };
+}

@@ -1,0 +1,130 @@
+// A plain FHIR R4 client for any server, built on @medplum/core's MedplumClient (no Medplum login, no
+// extended mode, no cache, no automatic retries: retrying is the job's decision, via `retryable`).
+import { MedplumClient } from '@medplum/core';
+import type { WithId } from '@medplum/core';
+import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
+import { DependencyUnavailableError, UpstreamHttpError } from '../shared/errors.ts';
+import type { FhirAuth } from './auth/fhir-auth.ts';
+
+type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
+
+export interface FhirClientOptions {
+  /** FHIR base URL, e.g. `https://fhir.example.org/fhir/R4/` (a trailing slash is added if missing). */
+  baseUrl: string;
+  auth?: FhirAuth;
+  /** Injected fetch (tests, proxies). Defaults to the global fetch. */
+  fetch?: FetchLike;
+  /** Per-request timeout; a timeout counts as the server being unavailable. */
+  timeoutMs?: number;
+}
+
+export type SearchQuery = string | Record<string, string> | URLSearchParams;
+
+export interface FhirClient {
+  /** FHIR base URL with a trailing slash. */
+  readonly baseUrl: string;
+  /** Read by type and id; `undefined` when the server says 404 or 410. */
+  read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<WithId<T> | undefined>;
+  /** Read a relative (`Endpoint/1`) or absolute reference on this server; `undefined` on 404/410. */
+  readReference<T extends Resource>(reference: string): Promise<WithId<T> | undefined>;
+  /** Search, following `next` links up to `maxPages` (default 20). */
+  search<T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, options?: { maxPages?: number }): Promise<WithId<T>[]>;
+  /** Conditional create: POST with `If-None-Exist: <query>`; returns the created or the existing resource. */
+  createIfNoneExist<T extends Resource>(resource: T, ifNoneExist: string): Promise<WithId<T>>;
+  /** Update by id (PUT Type/id). */
+  update<T extends Resource>(resource: WithId<T>): Promise<WithId<T>>;
+  /** Conditional update (PUT Type?query): updates the one match or creates. */
+  conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WithId<T>>;
+  /** POST a batch or transaction Bundle to the base. */
+  transaction(bundle: Bundle): Promise<Bundle>;
+}
+
+/** True for errors meaning "the resource is not there" (HTTP 404 or 410). */
+export function isNotFoundError(error: unknown): boolean {
+  return error instanceof UpstreamHttpError && (error.status === 404 || error.status === 410);
+}
+
+export function createFhirClient(options: FhirClientOptions): FhirClient {
+  const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+  const baseUrl = base.toString();
+  const transport = createTransport(options);
+  const medplum = new MedplumClient({
+    baseUrl: `${base.origin}/`,
+    fhirUrlPath: base.pathname,
+    fetch: transport,
+    extendedMode: false,
+    cacheTime: 0,
+  });
+  // Every call: no retries inside the client (it would re-POST on 5xx); cacheTime 0 turns its read cache off.
+  const once = { maxRetries: 0 };
+
+  async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (isNotFoundError(error)) return undefined;
+      throw error;
+    }
+  }
+
+  return {
+    baseUrl,
+    read: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
+      orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>),
+    readReference: (reference) => {
+      const url = new URL(reference, baseUrl).toString();
+      if (!url.startsWith(baseUrl)) throw new UpstreamHttpError('fhir', 400, { detail: 'reference outside the FHIR base' });
+      return orUndefined(medplum.get(url, { ...once }) as unknown as Promise<never>);
+    },
+    search: async <T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, searchOptions: { maxPages?: number } = {}) => {
+      const maxPages = searchOptions.maxPages ?? 20;
+      const found: WithId<T>[] = [];
+      let page = (await medplum.search(resourceType as ResourceType, query, { ...once })) as Bundle<WithId<T>>;
+      for (let pages = 1; ; pages++) {
+        for (const entry of page.entry ?? []) {
+          if (entry.resource?.resourceType === resourceType && entry.search?.mode !== 'include') found.push(entry.resource);
+        }
+        const next = page.link?.find((link) => link.relation === 'next')?.url;
+        if (!next || pages >= maxPages) return found;
+        page = (await medplum.get(next, { ...once })) as Bundle<WithId<T>>;
+      }
+    },
+    createIfNoneExist: (resource, ifNoneExist) => medplum.createResourceIfNoneExist(resource, ifNoneExist, { ...once }),
+    update: (resource) => medplum.updateResource(resource, { ...once }),
+    conditionalUpdate: (resource, query) => medplum.upsertResource(resource, query, { ...once }),
+    transaction: (bundle) => medplum.executeBatch(bundle, { ...once }),
+  };
+}
+
+/**
+ * The fetch MedplumClient calls: adds credentials, refreshes them once on 401, and turns every failure
+ * into our errors so that MedplumClient's own status handling never loses the real HTTP status.
+ */
+function createTransport(options: FhirClientOptions): FetchLike {
+  const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
+  const timeoutMs = options.timeoutMs ?? 30_000;
+
+  async function send(input: string | URL, init: RequestInit | undefined): Promise<Response> {
+    const headers = new Headers(init?.headers);
+    if (options.auth) headers.set('Authorization', await options.auth.authorization());
+    try {
+      return await fetchImpl(input, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      throw new DependencyUnavailableError('fhir', { cause: error });
+    }
+  }
+
+  return async (input, init) => {
+    let response = await send(input, init);
+    if (response.status === 401 && options.auth?.invalidate) {
+      await response.body?.cancel();
+      options.auth.invalidate();
+      response = await send(input, init);
+    }
+    if (response.status >= 400) {
+      await response.body?.cancel();
+      throw new UpstreamHttpError('fhir', response.status);
+    }
+    return response;
+  };
+}

@@ -1,0 +1,109 @@
+// One FHIR Task per job, keyed by the job key, so the hospital sees the AI analysis of a study as it runs.
+// Created with a conditional create and changed by id, so retries and duplicates never make a second Task.
+import type { WithId } from '@medplum/core';
+import type { Task } from '@medplum/fhirtypes';
+import type { FhirClient } from './fhir-client.ts';
+import { AI_SECURITY_LABEL } from './ai-label.ts';
+import { PROFILE_URLS } from './profile-urls.ts';
+
+export const JOB_IDENTIFIER_SYSTEM = 'urn:unimedvl-plugin:job';
+export const TASK_CODE_SYSTEM = 'urn:unimedvl-plugin:task';
+export const TASK_CODE = 'ai-image-analysis';
+export const ERROR_CODE_SYSTEM = 'urn:unimedvl-plugin:error-code';
+
+export interface TaskContext {
+  jobKey: string;
+  /** Logical id of the ImagingStudy the job analyses. */
+  imagingStudyId: string;
+  /** `Patient/<id>` (the study's subject), when known. */
+  patientReference?: string;
+  /** Clock, injected for tests. */
+  now?: () => Date;
+}
+
+export type TaskUpdate =
+  | { status: 'in-progress' }
+  | { status: 'completed'; diagnosticReportId?: string }
+  | { status: 'failed'; errorCode: string };
+
+/** Query that finds the job's Task (for If-None-Exist and searches). */
+export function taskQuery(jobKey: string): string {
+  return `identifier=${JOB_IDENTIFIER_SYSTEM}|${jobKey}`;
+}
+
+/** The Task as it should be for this status (pure). `authoredOn` is kept from an existing Task. */
+export function buildTask(context: TaskContext, update: TaskUpdate, existing?: Task): Task {
+  const now = (context.now ?? (() => new Date()))().toISOString();
+  const startedAt = existing?.executionPeriod?.start ?? now;
+  const task: Task = {
+    resourceType: 'Task',
+    meta: { profile: [PROFILE_URLS.Task], security: [AI_SECURITY_LABEL] },
+    identifier: [{ system: JOB_IDENTIFIER_SYSTEM, value: context.jobKey }],
+    status: update.status,
+    intent: 'order',
+    code: {
+      coding: [{ system: TASK_CODE_SYSTEM, code: TASK_CODE, display: 'AI image analysis (research use only)' }],
+      text: 'AI image analysis (research use only)',
+    },
+    description: 'UniMedVL AI analysis of an imaging study. Research use only: not for clinical decisions.',
+    focus: { reference: `ImagingStudy/${context.imagingStudyId}` },
+    ...(context.patientReference ? { for: { reference: context.patientReference } } : {}),
+    authoredOn: existing?.authoredOn ?? now,
+    lastModified: now,
+    executionPeriod: update.status === 'in-progress' ? { start: startedAt } : { start: startedAt, end: now },
+  };
+  if (update.status === 'completed' && update.diagnosticReportId) {
+    task.output = [
+      {
+        type: { coding: [{ system: TASK_CODE_SYSTEM, code: 'diagnostic-report' }], text: 'AI preliminary report' },
+        valueReference: { reference: `DiagnosticReport/${update.diagnosticReportId}` },
+      },
+    ];
+  }
+  if (update.status === 'failed') {
+    // The error code only: failure reasons never carry patient data or model text.
+    const code = /^[A-Z][A-Z0-9_]{0,63}$/.test(update.errorCode) ? update.errorCode : 'INTERNAL';
+    task.statusReason = { coding: [{ system: ERROR_CODE_SYSTEM, code }], text: code };
+    task.businessStatus = { coding: [{ system: ERROR_CODE_SYSTEM, code }], text: code };
+  }
+  return task;
+}
+
+/**
+ * Brings the job's Task to the given status: a conditional create (If-None-Exist on the job identifier)
+ * finds or makes the one Task, then an update by id writes the new state when it differs. A conditional
+ * create answers the existing Task, so concurrent callers converge on it.
+ */
+export async function setTaskStatus(client: FhirClient, context: TaskContext, update: TaskUpdate): Promise<WithId<Task>> {
+  const current = await client.createIfNoneExist(buildTask(context, update), taskQuery(context.jobKey));
+  if (sameState(current, update)) return current;
+  return client.update<Task>({ ...buildTask(context, update, current), id: current.id });
+}
+
+export function markTaskInProgress(client: FhirClient, context: TaskContext): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'in-progress' });
+}
+
+export function markTaskCompleted(client: FhirClient, context: TaskContext, result: { diagnosticReportId?: string } = {}): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'completed', ...result });
+}
+
+export function markTaskFailed(client: FhirClient, context: TaskContext, failure: { errorCode: string }): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'failed', errorCode: failure.errorCode });
+}
+
+/** The job's Task, if one exists. */
+export async function findTask(client: FhirClient, jobKey: string): Promise<WithId<Task> | undefined> {
+  const [task] = await client.search<Task>('Task', { identifier: `${JOB_IDENTIFIER_SYSTEM}|${jobKey}` });
+  return task;
+}
+
+function sameState(task: Task, update: TaskUpdate): boolean {
+  if (task.status !== update.status) return false;
+  if (update.status === 'completed') {
+    const wanted = update.diagnosticReportId ? `DiagnosticReport/${update.diagnosticReportId}` : undefined;
+    return task.output?.[0]?.valueReference?.reference === wanted;
+  }
+  if (update.status === 'failed') return task.businessStatus?.coding?.[0]?.code === update.errorCode;
+  return true;
+}

@@ -1,0 +1,39 @@
+import { Router } from 'express';
+import { DependencyUnavailableError } from '../../shared/errors.ts';
+import type { ReadinessCheck } from '../app-deps.ts';
+import type { components } from '../openapi-types.ts';
+
+/** How long one readiness check may take before its dependency counts as down. */
+export const READINESS_TIMEOUT_MS = 2_000;
+
+/** /healthz: the process answers. /readyz: every dependency answers, checked in parallel. */
+export function healthRouter(readiness: ReadinessCheck[], timeoutMs: number = READINESS_TIMEOUT_MS): Router {
+  const router = Router();
+  router.get('/healthz', (_req, res) => {
+    const body: components['schemas']['Health'] = { status: 'ok' };
+    res.json(body);
+  });
+  router.get('/readyz', async (_req, res) => {
+    const results = await Promise.allSettled(readiness.map((r) => withTimeout(r.check(), timeoutMs)));
+    const failing = readiness.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.dependency);
+    if (failing.length > 0) throw new DependencyUnavailableError(failing[0]!, { detail: failing.join(', ') });
+    const body: components['schemas']['Readiness'] = {
+      status: 'ready',
+      checks: Object.fromEntries(readiness.map((r) => [r.dependency, 'ok' as const])),
+    };
+    res.json(body);
+  });
+  return router;
+}
+
+async function withTimeout(check: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('readiness check timed out')), ms);
+  });
+  try {
+    await Promise.race([check, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

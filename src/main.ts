@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { Registry } from 'prom-client';
+import { buildApp } from './app.ts';
+import { loadConfig } from './config/load-config.ts';
+import type { Config } from './config/schema.ts';
+import { createDicomwebAgent } from './dicom/dicomweb/dicomweb-agent.ts';
+import { createDicomwebClient, type DicomwebAuth, type DicomwebClient } from './dicom/dicomweb/dicomweb-client.ts';
+import { loadCodecs } from './dicom/pixels/index.ts';
+import { basicAuth } from './fhir/auth/basic-auth.ts';
+import { bearerAuth } from './fhir/auth/bearer-auth.ts';
+import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
+import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
+import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
+import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
+import type { ReadinessCheck } from './http/app-deps.ts';
+import { createStudyProcessor, type ResultStage } from './pipeline/analyze-study.ts';
+import { createJobStore } from './queue/job-store.ts';
+import { createRedisConnection } from './queue/redis-connection.ts';
+import { createEnqueueStudy } from './queue/study-producer.ts';
+import { createStudyQueue } from './queue/study-queue.ts';
+import { startStudyWorker, type StudyWorker } from './queue/study-worker.ts';
+import { createLogger, type Logger } from './shared/logger.ts';
+import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
+import { createReconciler } from './triggers/reconciler.ts';
+import { createRedisNotificationLog } from './triggers/redis-notification-log.ts';
+
+export type ServiceMode = 'serve' | 'api' | 'worker';
+
+export interface RunningService {
+  config: Config;
+  /** Bound port of the HTTP server (api and serve modes). */
+  port?: number;
+  /** Stops taking work, lets active jobs finish (up to SHUTDOWN_GRACE_MS), closes connections. */
+  stop(): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  logger?: Logger;
+  /** The model and writers stage; main wires the default one when a model bundle is configured. */
+  results?: ResultStage;
+  modelVersion?: string;
+}
+
+/** Composition root: the only place that creates clients and connects the stages. */
+export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
+  const config = loadConfig(env);
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const redis = createRedisConnection(config.REDIS_URL);
+  const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
+  const prefix = config.QUEUE_PREFIX;
+  const queue = createStudyQueue(redis, prefix);
+  const enqueueStudy = createEnqueueStudy({
+    queue, redis, prefix, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS, debounceMs: config.DEBOUNCE_MS,
+  });
+  const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
+  const openDicomweb = dicomwebClientCache(config, logger);
+  const stoppers: (() => Promise<void>)[] = [];
+  const timers: NodeJS.Timeout[] = [];
+
+  const reconciler = fhir
+    ? createReconciler({
+        searchUpdatedSince: async (since) => (await searchImagingStudiesUpdatedSince(fhir, since.toISOString())).map((s) => s.id),
+        enqueueStudy, logger, initialLookbackMs: 24 * 3600 * 1000,
+      })
+    : undefined;
+  const requestReconciliation = (reason: string) => {
+    if (!reconciler) return;
+    logger.info({ reason }, 'reconciliation requested');
+    reconciler.request().catch((err: unknown) => logger.warn({ err }, 'reconciliation failed'));
+  };
+
+  let port: number | undefined;
+  if (mode !== 'worker') {
+    const app = buildApp({
+      config, logger, enqueueStudy,
+      jobs: createJobStore(queue),
+      readiness: readinessChecks(config, redis, fhir, openDicomweb),
+      metrics: new Registry(),
+      notifications: createRedisNotificationLog(redis, prefix),
+      requestReconciliation,
+    });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+    });
+    const address = server.address();
+    port = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port }, 'http listening');
+    stoppers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    if (reconciler && config.RECONCILE_INTERVAL_MS > 0) timers.push(setInterval(() => requestReconciliation('timer'), config.RECONCILE_INTERVAL_MS));
+    if (config.DICOMWEB_URL && config.DICOMWEB_POLL_INTERVAL_MS > 0) {
+      const poller = createDicomwebPoller({
+        searchStudies: (query) => openDicomweb(config.DICOMWEB_URL!).searchStudies(query),
+        enqueueStudy, redis, prefix, logger, stableMs: config.DICOMWEB_POLL_STABLE_MS, lookbackDays: config.DICOMWEB_POLL_LOOKBACK_DAYS,
+      });
+      timers.push(setInterval(() => void poller.pollOnce().catch((err: unknown) => logger.warn({ err }, 'dicomweb poll failed')), config.DICOMWEB_POLL_INTERVAL_MS));
+    }
+  }
+
+  let worker: StudyWorker | undefined;
+  if (workerRedis) {
+    const processor = createStudyProcessor({
+      logger, fhir, openDicomweb,
+      ...(config.DICOMWEB_URL ? { defaultDicomwebUrl: config.DICOMWEB_URL } : {}),
+      codecs: await loadCodecs(),
+      seriesRule: { modalities: config.SERIES_MODALITIES, maxInstances: config.SERIES_MAX_INSTANCES },
+      modelVersion: overrides.modelVersion ?? 'ingest-only',
+      ...(overrides.results ? { results: overrides.results } : {}),
+    });
+    worker = startStudyWorker({
+      connection: workerRedis, prefix, concurrency: config.WORKER_CONCURRENCY, processor, logger,
+      onRerunRequested: async (data) => { await enqueueStudy({ study: data.study, trigger: 'reconcile' }); },
+    });
+  }
+
+  return {
+    config,
+    ...(port !== undefined ? { port } : {}),
+    async stop() {
+      for (const t of timers) clearInterval(t);
+      await Promise.all(stoppers.map((s) => s()));
+      await worker?.close(config.SHUTDOWN_GRACE_MS);
+      await queue.close();
+      await openDicomweb.closeAll();
+      redis.disconnect();
+      workerRedis?.disconnect();
+      logger.info('stopped');
+    },
+  };
+}
+
+function fhirAuth(config: Config): FhirAuth | undefined {
+  if (config.FHIR_SMART_TOKEN_URL && config.FHIR_SMART_CLIENT_ID && config.FHIR_SMART_PRIVATE_KEY_FILE) {
+    return smartBackendAuth({
+      tokenUrl: config.FHIR_SMART_TOKEN_URL,
+      clientId: config.FHIR_SMART_CLIENT_ID,
+      privateKey: readFileSync(config.FHIR_SMART_PRIVATE_KEY_FILE, 'utf8'),
+      algorithm: config.FHIR_SMART_ALGORITHM,
+      scopes: config.FHIR_SMART_SCOPES,
+      ...(config.FHIR_SMART_KEY_ID ? { keyId: config.FHIR_SMART_KEY_ID } : {}),
+    });
+  }
+  if (config.FHIR_TOKEN) return bearerAuth(config.FHIR_TOKEN);
+  if (config.FHIR_USERNAME !== undefined && config.FHIR_PASSWORD !== undefined) return basicAuth(config.FHIR_USERNAME, config.FHIR_PASSWORD);
+  return undefined;
+}
+
+/** One DICOMweb client (and connection pool) per server base, shared by every job. */
+function dicomwebClientCache(config: Config, logger: Logger) {
+  const agent = createDicomwebAgent();
+  const clients = new Map<string, DicomwebClient>();
+  const auth: DicomwebAuth | undefined = config.DICOMWEB_TOKEN
+    ? { type: 'bearer', token: config.DICOMWEB_TOKEN }
+    : config.DICOMWEB_USERNAME !== undefined && config.DICOMWEB_PASSWORD !== undefined
+      ? { type: 'basic', username: config.DICOMWEB_USERNAME, password: config.DICOMWEB_PASSWORD }
+      : undefined;
+  const open = (baseUrl: string): DicomwebClient => {
+    let client = clients.get(baseUrl);
+    if (!client) {
+      // Credentials from config belong to DICOMWEB_URL; other servers (from Endpoints) get none.
+      const sameServer = config.DICOMWEB_URL !== undefined && new URL(baseUrl).origin === new URL(config.DICOMWEB_URL).origin;
+      client = createDicomwebClient({ baseUrl, dispatcher: agent, logger, ...(sameServer && auth ? { auth } : {}) });
+      clients.set(baseUrl, client);
+    }
+    return client;
+  };
+  return Object.assign(open, {
+    async closeAll() {
+      await agent.close();
+    },
+  });
+}
+
+function readinessChecks(
+  config: Config,
+  redis: ReturnType<typeof createRedisConnection>,
+  fhir: FhirClient | undefined,
+  openDicomweb: (base: string) => DicomwebClient,
+): ReadinessCheck[] {
+  const checks: ReadinessCheck[] = [{ dependency: 'redis', check: async () => void (await redis.ping()) }];
+  if (fhir) checks.push({ dependency: 'fhir', check: () => fetchCapabilityStatement(fhir.baseUrl) });
+  if (config.DICOMWEB_URL) {
+    const base = config.DICOMWEB_URL;
+    checks.push({ dependency: 'dicomweb', check: () => openDicomweb(base).ping() });
+  }
+  return checks;
+}
+
+/** `GET [base]/metadata` is open on FHIR servers by convention, so readiness needs no credentials. */
+async function fetchCapabilityStatement(baseUrl: string): Promise<void> {
+  const response = await fetch(new URL('metadata', baseUrl), { headers: { accept: 'application/fhir+json' }, signal: AbortSignal.timeout(5000) });
+  if (!response.ok) throw new Error(`status ${response.status}`);
+}

@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Task } from '@medplum/fhirtypes';
+import { createFhirClient, type FhirClient } from '../../src/fhir/fhir-client.ts';
+import { findTask, markTaskCompleted, markTaskFailed, markTaskInProgress, type TaskContext } from '../../src/fhir/task-status.ts';
+import { hasAiLabel } from '../../src/fhir/ai-label.ts';
+import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
+
+describe('job Task status', () => {
+  let server: FhirTestServer;
+  let client: FhirClient;
+  beforeAll(async () => {
+    server = await startFhirServer();
+    client = createFhirClient({ baseUrl: server.baseUrl });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const context = (jobKey: string): TaskContext => ({ jobKey, imagingStudyId: 'study-1', patientReference: 'Patient/p1' });
+  const tasks = async () => (await client.search<Task>('Task', { _count: '1000' }));
+
+  it('creates one in-progress Task and completes it with the report as output', async () => {
+    const started = await markTaskInProgress(client, context('job-a'));
+    expect(started).toMatchObject({
+      status: 'in-progress', intent: 'order',
+      identifier: [{ system: 'urn:unimedvl-plugin:job', value: 'job-a' }],
+      focus: { reference: 'ImagingStudy/study-1' }, for: { reference: 'Patient/p1' },
+    });
+    expect(hasAiLabel(started)).toBe(true);
+    const done = await markTaskCompleted(client, context('job-a'), { diagnosticReportId: 'dr-1' });
+    expect(done.id).toBe(started.id);
+    expect(done.status).toBe('completed');
+    expect(done.output?.[0]?.valueReference?.reference).toBe('DiagnosticReport/dr-1');
+    expect(done.authoredOn).toBe(started.authoredOn);
+    expect(done.executionPeriod?.end).toBeDefined();
+    expect((await findTask(client, 'job-a'))?.status).toBe('completed');
+  });
+
+  it('marks failure with the error code only', async () => {
+    await markTaskInProgress(client, context('job-b'));
+    const failed = await markTaskFailed(client, context('job-b'), { errorCode: 'STUDY_NOT_FOUND' });
+    expect(failed.status).toBe('failed');
+    expect(failed.statusReason?.text).toBe('STUDY_NOT_FOUND');
+    expect(failed.businessStatus?.coding?.[0]?.code).toBe('STUDY_NOT_FOUND');
+    // Anything that is not a bare code (it could carry data) is replaced.
+    const odd = await markTaskFailed(client, context('job-b'), { errorCode: 'Patient Doe not found' });
+    expect(odd.statusReason?.text).toBe('INTERNAL');
+    expect(JSON.stringify(odd)).not.toContain('Doe');
+  });
+
+  it('20 concurrent calls for one job make exactly one Task', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, () => markTaskInProgress(client, context('job-c'))));
+    expect(new Set(results.map((t) => t.id)).size).toBe(1);
+    const matching = (await tasks()).filter((t) => t.identifier?.[0]?.value === 'job-c');
+    expect(matching).toHaveLength(1);
+  });
+
+  it('a retry after a 503 still leaves one Task', async () => {
+    server.failNext(503);
+    await expect(markTaskInProgress(client, context('job-d'))).rejects.toMatchObject({ retryable: true });
+    await markTaskInProgress(client, context('job-d'));
+    await markTaskInProgress(client, context('job-d'));
+    expect((await tasks()).filter((t) => t.identifier?.[0]?.value === 'job-d')).toHaveLength(1);
+  });
+});

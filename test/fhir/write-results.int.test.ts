@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DiagnosticReport, Observation, Provenance } from '@medplum/fhirtypes';
+import { buildAiResultBundle } from '../../src/fhir/builders/build-result-bundle.ts';
+import { createFhirClient, type FhirClient } from '../../src/fhir/fhir-client.ts';
+import { markTaskCompleted, markTaskInProgress } from '../../src/fhir/task-status.ts';
+import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
+import { writeAiResults } from '../../src/fhir/write-results.ts';
+import { FhirResourceInvalidError, UpstreamHttpError } from '../../src/shared/errors.ts';
+import { EXAMPLE_INPUT } from '../../fhir-profiles/build/examples.ts';
+import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
+
+const TYPES = ['Device', 'Media', 'Observation', 'DiagnosticReport', 'Provenance'] as const;
+
+describe('writeAiResults against the Medplum engine', () => {
+  let server: FhirTestServer;
+  let client: FhirClient;
+  const validator = createResourceValidator();
+  beforeAll(async () => {
+    server = await startFhirServer();
+    client = createFhirClient({ baseUrl: server.baseUrl });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const count = async () => Object.fromEntries(await Promise.all(TYPES.map(async (t) => [t, (await client.search(t, { _count: '1000' })).length])));
+
+  it('posted twice (and after a failed attempt) leaves exactly one of each resource, linked by real ids', async () => {
+    const results = buildAiResultBundle(EXAMPLE_INPUT);
+    server.failNext(503);
+    await expect(writeAiResults({ client, validator }, results)).rejects.toBeInstanceOf(UpstreamHttpError);
+    const first = await writeAiResults({ client, validator }, results);
+    const second = await writeAiResults({ client, validator }, buildAiResultBundle(EXAMPLE_INPUT));
+    expect(second).toEqual(first);
+    expect(await count()).toEqual({ Device: 1, Media: 1, Observation: 2, DiagnosticReport: 1, Provenance: 1 });
+
+    const report = (await client.read<DiagnosticReport>('DiagnosticReport', first.diagnosticReportId))!;
+    const observations = await client.search<Observation>('Observation', {});
+    expect(report.result?.map((r) => r.reference).sort()).toEqual(observations.map((o) => `Observation/${o.id}`).sort());
+    const [device] = await client.search('Device', {});
+    expect(observations.every((o) => o.device?.reference === `Device/${device!.id}`)).toBe(true);
+    const [provenance] = await client.search<Provenance>('Provenance', {});
+    expect(provenance!.target.map((t) => t.reference)).toContain(`DiagnosticReport/${report.id}`);
+    expect(provenance!.agent[0]!.who.reference).toBe(`Device/${device!.id}`);
+    // Searchable where clinicians look: by study and by subject.
+    expect(await client.search('DiagnosticReport', { subject: 'Patient/example', status: 'preliminary' })).toHaveLength(1);
+
+    // A second job with the same model reuses the Device.
+    await writeAiResults({ client, validator }, buildAiResultBundle({ ...EXAMPLE_INPUT, jobKey: '0e6d1d8c-4b1a-5f9e-8c3d-2a1b0c9d8e7f' }));
+    expect(await count()).toEqual({ Device: 1, Media: 2, Observation: 4, DiagnosticReport: 2, Provenance: 2 });
+
+    const task = await markTaskInProgress(client, { jobKey: EXAMPLE_INPUT.jobKey, imagingStudyId: 'example-study' });
+    const done = await markTaskCompleted(client, { jobKey: EXAMPLE_INPUT.jobKey, imagingStudyId: 'example-study' }, { diagnosticReportId: first.diagnosticReportId });
+    expect(done.id).toBe(task.id);
+    expect(validator.check(done)).toEqual([]);
+  });
+
+  it('sends nothing when a resource is invalid', async () => {
+    const results = buildAiResultBundle({ ...EXAMPLE_INPUT, jobKey: '7a7a7a7a-7a7a-5a7a-8a7a-7a7a7a7a7a7a' });
+    (results.resources.report as { status: string }).status = 'final';
+    const before = server.requests.length;
+    await expect(writeAiResults({ client, validator }, results)).rejects.toBeInstanceOf(FhirResourceInvalidError);
+    expect(server.requests.length).toBe(before);
+  });
+});
