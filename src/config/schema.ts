@@ -53,6 +53,7 @@ export const configSchema = z.object({
   SERIES_MODALITIES: list('CR,DX,CT,MR,US,MG,XA,RF,PT,NM,OT,SC,XC,OP,SM,ES,IO,PX,GM'),
   SERIES_MAX_INSTANCES: int(1, 100_000, 2_000),
   INFERENCE_WORKERS: int(1, 16, 1),
+  TASK_PROFILES_FILE: z.string().optional(),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000, 30_000),
 });
 
