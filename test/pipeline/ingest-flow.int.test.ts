@@ -7,7 +7,9 @@ import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
 import type { Volume } from '../../src/dicom/volume.ts';
 import type { JobView } from '../../src/queue/job-view.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { ensureFixtures, FIXTURE_PATIENT, type FixturePaths, type SampleName } from '../support/fixtures.ts';
+import { decodeInstance, loadCodecs, readPart10, type Codecs } from '../../src/dicom/pixels/index.ts';
+import { TransferSyntaxUnsupportedError } from '../../src/shared/errors.ts';
+import { ensureFixtures, FIXTURE_PATIENT, type FixturePaths, type SampleFixture, type SampleName } from '../support/fixtures.ts';
 import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
 import { openTestRedis } from '../support/redis.ts';
@@ -25,6 +27,7 @@ describe('ingest flow: notification to decoded volumes', () => {
   let service: RunningService;
   let redisCleanup: () => Promise<void>;
   let api: string;
+  let codecs: Codecs;
   const volumes = new Map<string, Volume[]>();
   const logLines: string[] = [];
 
@@ -34,7 +37,7 @@ describe('ingest flow: notification to decoded volumes', () => {
   };
 
   beforeAll(async () => {
-    [orthanc, fhir, fixtures] = await Promise.all([startOrthanc(), startFhirServer(), ensureFixtures()]);
+    [orthanc, fhir, fixtures, codecs] = await Promise.all([startOrthanc(), startFhirServer(), ensureFixtures(), loadCodecs()]);
     const { prefix, cleanup } = openTestRedis();
     redisCleanup = cleanup;
     const logger = createLogger({
@@ -115,7 +118,7 @@ describe('ingest flow: notification to decoded volumes', () => {
       expect(volume!.columns).toBe(sample.columns);
       expect(volume!.depth).toBe(sample.frames);
       expect(volume!.samplesPerPixel).toBe(sample.samplesPerPixel);
-      expectPixelsMatchReference(volume!, sample.referencePath, sample.referenceDtype, sample.tolerance, sample.transferSyntaxUid);
+      expectPixelsMatchReference(volume!, sample, codecs);
       const tasks = await tasksFor(imagingStudyId);
       expect(tasks).toHaveLength(1);
       expect(tasks[0]!.status).toBe('completed');
@@ -198,14 +201,39 @@ describe('ingest flow: notification to decoded volumes', () => {
   });
 });
 
-function expectPixelsMatchReference(volume: Volume, referencePath: string, dtype: string, tolerance: number, label: string): void {
-  const raw = readFileSync(referencePath);
+/**
+ * The volume holds modality values in spatial order; the reference holds stored values in frame order.
+ * Map each slice back to its frame and apply that frame's rescale (read from the file itself).
+ */
+function expectPixelsMatchReference(volume: Volume, sample: SampleFixture, codecs: Codecs): void {
+  const raw = readFileSync(sample.referencePath);
   const buffer = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+  const dtype = sample.referenceDtype;
   const reference = dtype === 'uint8' ? new Uint8Array(buffer) : dtype === 'int8' ? new Int8Array(buffer) : dtype === 'uint16' ? new Uint16Array(buffer) : new Int16Array(buffer);
   expect(volume.pixels.length).toBe(reference.length);
-  // Volume pixels are modality values; the reference is stored values: undo the volume's rescale per slice is not
-  // needed for these samples (slope 1, intercept 0) except where the file says otherwise, which the test checks.
+  const rescales = frameRescalesOf(sample, codecs);
+  const frameSize = volume.rows * volume.columns * volume.samplesPerPixel;
   let worst = 0;
-  for (let i = 0; i < reference.length; i += 1) worst = Math.max(worst, Math.abs(volume.pixels[i]! - reference[i]!));
-  expect(worst, label).toBeLessThanOrEqual(tolerance);
+  volume.slices.forEach((slice, k) => {
+    const frame = slice.frameNumber - 1;
+    const { slope, intercept } = volume.samplesPerPixel === 3 ? { slope: 1, intercept: 0 } : rescales[frame]!;
+    for (let i = 0; i < frameSize; i += 1) {
+      const expected = reference[frame * frameSize + i]! * slope + intercept;
+      worst = Math.max(worst, Math.abs(volume.pixels[k * frameSize + i]! - expected));
+    }
+  });
+  expect(worst, sample.transferSyntaxUid).toBeLessThanOrEqual(sample.tolerance * Math.max(1, ...rescales.map((r) => Math.abs(r.slope))));
+}
+
+/** Each frame's rescale as the file states it (12-bit JPEG has no local decoder: read the top level then). */
+function frameRescalesOf(sample: SampleFixture, codecs: Codecs): { slope: number; intercept: number }[] {
+  const bytes = new Uint8Array(readFileSync(sample.path));
+  try {
+    return decodeInstance(bytes, codecs).frameRescales;
+  } catch (error) {
+    if (!(error instanceof TransferSyntaxUnsupportedError)) throw error;
+    const { dataset } = readPart10(bytes);
+    const rescale = { slope: dataset.number(0x00281053) ?? 1, intercept: dataset.number(0x00281052) ?? 0 };
+    return Array.from({ length: sample.frames }, () => rescale);
+  }
 }

@@ -1,0 +1,102 @@
+import { mapMasksToSlices } from '../dicom/mask/map-masks-to-slices.ts';
+import { resizeToSourceAspect } from '../dicom/mask/resize-image.ts';
+import type { Volume } from '../dicom/volume.ts';
+import type { Engine } from '../model/types.ts';
+import type { ReportTask, SegmentationTask, TaskSpec, TranslationTask } from './task-profiles/index.ts';
+import { selectSlices } from './task-profiles/index.ts';
+import { rgbToGrey, sliceToModelImage } from './model-input-image.ts';
+
+export interface ReportOutcome {
+  task: TaskSpec & ReportTask;
+  text: string;
+  sliceIndices: number[];
+}
+export interface SegmentationOutcome {
+  task: TaskSpec & SegmentationTask;
+  /** One 0/1 mask per source slice (spatial order) at the source size; undefined where not generated. */
+  masks: (Uint8Array | undefined)[];
+  sliceIndices: number[];
+}
+export interface TranslationOutcome {
+  task: TaskSpec & TranslationTask;
+  /** Generated grey frames at the source's aspect, one per processed slice. */
+  frames: Uint8Array[];
+  rows: number;
+  columns: number;
+  sliceIndices: number[];
+}
+export interface SeriesOutcomes {
+  reports: ReportOutcome[];
+  segmentations: SegmentationOutcome[];
+  translations: TranslationOutcome[];
+}
+
+export interface RunTasksOptions {
+  engine: Engine;
+  signal?: AbortSignal;
+  /** Fraction of this series' work done, for job progress. */
+  onProgress?: (fraction: number) => void;
+  /** Seed of the generation noise: fixed per job, so a retry makes the same masks. */
+  seed: number;
+}
+
+/**
+ * Runs the matched UniMedVL tasks on one volume: understanding over the selected slices for reports,
+ * one image generation per selected slice for segmentations (rendered mask -> threshold -> source size)
+ * and translations (generated image -> source aspect).
+ */
+export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[], options: RunTasksOptions): Promise<SeriesOutcomes> {
+  const outcomes: SeriesOutcomes = { reports: [], segmentations: [], translations: [] };
+  const units = tasks.reduce((n, t) => n + (t.kind === 'report' ? 1 : selectSlices(volume.depth, t.slices).length), 0);
+  let done = 0;
+  const advance = () => options.onProgress?.(++done / Math.max(1, units));
+
+  for (const task of tasks) {
+    const sliceIndices = selectSlices(volume.depth, task.slices);
+    if (task.kind === 'report') {
+      const result = await options.engine.understand({
+        images: sliceIndices.map((k) => sliceToModelImage(volume, k)),
+        prompt: task.prompt,
+        maxNewTokens: task.decode.maxNewTokens,
+        ...(task.decode.temperature > 0 ? { temperature: task.decode.temperature, seed: options.seed } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      outcomes.reports.push({ task, text: result.text, sliceIndices });
+      advance();
+      continue;
+    }
+    const generated = [];
+    for (const k of sliceIndices) {
+      const result = await options.engine.generate({
+        prompt: task.prompt,
+        images: [sliceToModelImage(volume, k)],
+        steps: task.guidance.steps,
+        guidance: {
+          textScale: task.guidance.textScale,
+          imageScale: task.guidance.imageScale,
+          interval: task.guidance.interval,
+          renorm: task.guidance.renorm,
+        },
+        seed: options.seed + k,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      generated.push({ sliceIndex: k, image: result.image });
+      advance();
+    }
+    if (task.kind === 'segmentation') {
+      const masks = mapMasksToSlices(
+        generated.map((g) => ({ sliceIndex: g.sliceIndex, rows: g.image.height, columns: g.image.width, values: rgbToGrey(g.image) })),
+        { rows: volume.rows, columns: volume.columns, depth: volume.depth },
+        { threshold: Math.round(task.threshold * 255) },
+      );
+      outcomes.segmentations.push({ task, masks, sliceIndices });
+    } else {
+      const resized = generated.map((g) =>
+        resizeToSourceAspect(rgbToGrey(g.image), { rows: g.image.height, columns: g.image.width }, { rows: volume.rows, columns: volume.columns }),
+      );
+      const size = resized[0]?.size ?? { rows: volume.rows, columns: volume.columns };
+      outcomes.translations.push({ task, frames: resized.map((r) => r.pixels), rows: size.rows, columns: size.columns, sliceIndices });
+    }
+  }
+  return outcomes;
+}
