@@ -61,7 +61,7 @@ try {
 } catch (error) {
   // Configuration and other known errors: their messages are constant and name keys, never values.
   if (error instanceof AppError) {
-    console.error(`unimedvl-plugin: ${error.message} (${error.code})`);
+    console.error(`unimedvl-plugin: ${error.message} (${error.code}${error.detail ? `: ${error.detail}` : ""})`);
   } else {
     // Foreign messages may carry data: print where it failed, not what it said.
     console.error('unimedvl-plugin: unexpected error', error instanceof Error ? error.stack?.split('\n').slice(1, 6).join('\n') : '');

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
@@ -14,7 +15,12 @@ import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
+import { createResourceValidator } from './fhir/validate-resource.ts';
+import { createEnginePool, type EngineLimits } from './model/index.ts';
 import { createStudyProcessor, type ResultStage } from './pipeline/analyze-study.ts';
+import { describeAlgorithm, MODEL_MANUFACTURER } from './pipeline/result-algorithm.ts';
+import { createResultStage } from './pipeline/result-stage.ts';
+import { loadTaskProfiles } from './pipeline/task-profiles/index.ts';
 import { createJobStore } from './queue/job-store.ts';
 import { createRedisConnection } from './queue/redis-connection.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
@@ -37,10 +43,13 @@ export interface RunningService {
 
 export interface ServiceOverrides {
   logger?: Logger;
-  /** The model and writers stage; main wires the default one when a model bundle is configured. */
+  /** Replaces the model and writers stage (tests of ingest alone); by default main wires the real one. */
   results?: ResultStage;
   modelVersion?: string;
 }
+
+/** The tiny bundle shipped in the repository: the default when MODEL_DIR is not set. */
+export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/tiny', import.meta.url));
 
 /** Composition root: the only place that creates clients and connects the stages. */
 export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
@@ -55,7 +64,9 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   });
   const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
   const openDicomweb = dicomwebClientCache(config, logger);
+  // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
   const stoppers: (() => Promise<void>)[] = [];
+  const closers: (() => Promise<void>)[] = [];
   const timers: NodeJS.Timeout[] = [];
 
   const reconciler = fhir
@@ -99,13 +110,29 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
 
   let worker: StudyWorker | undefined;
   if (workerRedis) {
+    let results = overrides.results;
+    let modelVersion = overrides.modelVersion ?? 'ingest-only';
+    if (!results) {
+      const engine = await createEnginePool({
+        modelDir: config.MODEL_DIR ?? DEFAULT_MODEL_DIR, provider: config.EXECUTION_PROVIDER, workers: config.INFERENCE_WORKERS,
+        limits: engineLimits(config), logger,
+      });
+      closers.push(() => engine.close());
+      const model = engine.modelInfo();
+      modelVersion = `${model.name}@${model.version}`;
+      results = createResultStage({
+        engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
+        profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
+        ...(fhir ? { fhir: { client: fhir, validator: createResourceValidator() } } : {}),
+      });
+    }
     const processor = createStudyProcessor({
       logger, fhir, openDicomweb,
       ...(config.DICOMWEB_URL ? { defaultDicomwebUrl: config.DICOMWEB_URL } : {}),
       codecs: await loadCodecs(),
       seriesRule: { modalities: config.SERIES_MODALITIES, maxInstances: config.SERIES_MAX_INSTANCES },
-      modelVersion: overrides.modelVersion ?? 'ingest-only',
-      ...(overrides.results ? { results: overrides.results } : {}),
+      modelVersion,
+      results,
     });
     worker = startStudyWorker({
       connection: workerRedis, prefix, concurrency: config.WORKER_CONCURRENCY, processor, logger,
@@ -120,12 +147,24 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       for (const t of timers) clearInterval(t);
       await Promise.all(stoppers.map((s) => s()));
       await worker?.close(config.SHUTDOWN_GRACE_MS);
+      await Promise.all(closers.map((c) => c()));
       await queue.close();
       await openDicomweb.closeAll();
       redis.disconnect();
       workerRedis?.disconnect();
       logger.info('stopped');
     },
+  };
+}
+
+export function engineLimits(config: Config): Partial<EngineLimits> {
+  return {
+    maxImages: config.MODEL_MAX_IMAGES,
+    maxImageSide: config.MODEL_MAX_IMAGE_SIDE,
+    maxNewTokens: config.MODEL_MAX_NEW_TOKENS,
+    maxPromptTokens: config.MODEL_MAX_PROMPT_TOKENS,
+    maxSteps: config.MODEL_MAX_STEPS,
+    maxOutputSide: config.MODEL_MAX_OUTPUT_SIDE,
   };
 }
 

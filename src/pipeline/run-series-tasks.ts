@@ -4,6 +4,7 @@ import type { Volume } from '../dicom/volume.ts';
 import type { Engine } from '../model/types.ts';
 import type { ReportTask, SegmentationTask, TaskSpec, TranslationTask } from './task-profiles/index.ts';
 import { selectSlices } from './task-profiles/index.ts';
+import { cleanModelText } from './clean-model-text.ts';
 import { rgbToGrey, sliceToModelImage } from './model-input-image.ts';
 
 export interface ReportOutcome {
@@ -61,7 +62,7 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
         ...(task.decode.temperature > 0 ? { temperature: task.decode.temperature, seed: options.seed } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      outcomes.reports.push({ task, text: result.text, sliceIndices });
+      outcomes.reports.push({ task, text: cleanModelText(result.text), sliceIndices });
       advance();
       continue;
     }

@@ -50,6 +50,7 @@ export interface SeriesSummary {
 export interface StudyJobResult {
   series: SeriesSummary[];
   timingsMs: Record<string, number>;
-  taskId?: string;
+  /** The result identity (study + task + model version), as written into FHIR identifiers. */
+  jobKey?: string;
   outputs?: Record<string, unknown>;
 }

@@ -10,6 +10,8 @@ export interface StudyJobContext {
   jobId: string;
   data: StudyJobData;
   attempt: number;
+  /** No retry follows this attempt, whatever the error. */
+  isFinalAttempt: boolean;
   reportProgress(progress: StudyJobProgress): Promise<void>;
   signal: AbortSignal;
 }
@@ -50,6 +52,7 @@ export function startStudyWorker(options: StudyWorkerOptions): StudyWorker {
           jobId: job.id ?? '',
           data: job.data,
           attempt,
+          isFinalAttempt: attempt >= (job.opts.attempts ?? 1),
           reportProgress: (progress) => job.updateProgress(progress as unknown as object),
           signal: shutdown.signal,
         });

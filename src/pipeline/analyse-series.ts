@@ -1,0 +1,42 @@
+import type { Volume } from '../dicom/volume.ts';
+import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
+import type { Engine } from '../model/types.ts';
+import { createHash } from 'node:crypto';
+import type { AnalysedSeries } from './assemble-results.ts';
+import { runSeriesTasks } from './run-series-tasks.ts';
+import { matchTasks, type TaskProfiles } from './task-profiles/index.ts';
+
+export interface SeriesInput {
+  volume: Volume;
+  metadata: DicomJsonDataset[];
+  bodyPartExamined?: string;
+  seriesDescription?: string;
+}
+
+/**
+ * Runs the task profiles' tasks on every series; series that no profile matches are left out. The
+ * generation seed comes from the job key, so a retry generates the same masks and images.
+ */
+export async function analyseSeries(
+  series: readonly SeriesInput[],
+  options: { engine: Engine; profiles: TaskProfiles; jobKey: string; signal?: AbortSignal; onProgress?: (fraction: number) => void },
+): Promise<AnalysedSeries[]> {
+  const seed = createHash('sha256').update(options.jobKey).digest().readUInt32LE(0);
+  const analysed: AnalysedSeries[] = [];
+  for (const [index, s] of series.entries()) {
+    const tasks = matchTasks(options.profiles, {
+      modality: s.volume.modality,
+      ...(s.bodyPartExamined ? { bodyPartExamined: s.bodyPartExamined } : {}),
+      ...(s.seriesDescription ? { seriesDescription: s.seriesDescription } : {}),
+    });
+    if (tasks.length === 0) continue;
+    const outcomes = await runSeriesTasks(s.volume, tasks, {
+      engine: options.engine,
+      seed,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onProgress: (fraction) => options.onProgress?.((index + fraction) / series.length),
+    });
+    analysed.push({ volume: s.volume, metadata: s.metadata, outcomes });
+  }
+  return analysed;
+}

@@ -1,0 +1,80 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
+import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
+import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
+import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
+import { TransferSyntaxUnsupportedError } from '../shared/errors.ts';
+import type { SeriesInput } from './analyse-series.ts';
+
+const PIXEL_DATA = '7FE00010';
+
+export interface LocalStudy {
+  studyInstanceUid: string;
+  series: SeriesInput[];
+}
+
+export interface LocalReadReport {
+  studies: LocalStudy[];
+  /** Files that are not DICOM Part 10 (READMEs and the like). */
+  skippedFiles: number;
+  /** Instances in a transfer syntax with no local decoder (no server here to transcode them). */
+  undecodable: number;
+}
+
+/** Reads a folder of DICOM files (recursively) into studies of assembled series, for the local analyze mode. */
+export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
+  const bySeries = new Map<string, { instances: DecodedInstance[]; metadata: DicomJsonDataset[] }>();
+  let skippedFiles = 0;
+  let undecodable = 0;
+  for (const path of listFiles(dir)) {
+    const bytes = new Uint8Array(readFileSync(path));
+    if (!isPart10(bytes)) {
+      skippedFiles += 1;
+      continue;
+    }
+    let instance: DecodedInstance;
+    try {
+      instance = decodeInstance(bytes, codecs);
+    } catch (error) {
+      if (!(error instanceof TransferSyntaxUnsupportedError)) throw error;
+      undecodable += 1;
+      continue;
+    }
+    const { dataset } = readPart10(bytes);
+    delete dataset[PIXEL_DATA];
+    const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
+    entry.instances.push(instance);
+    entry.metadata.push(dataset);
+    bySeries.set(instance.seriesInstanceUid, entry);
+  }
+
+  const studies = new Map<string, LocalStudy>();
+  for (const { instances, metadata } of bySeries.values()) {
+    const volume = assembleVolume(instances);
+    const first = instances[0]!;
+    const study = studies.get(volume.studyInstanceUid) ?? { studyInstanceUid: volume.studyInstanceUid, series: [] };
+    study.series.push({
+      volume,
+      metadata,
+      ...(first.bodyPartExamined ? { bodyPartExamined: first.bodyPartExamined } : {}),
+      ...(first.seriesDescription ? { seriesDescription: first.seriesDescription } : {}),
+    });
+    studies.set(volume.studyInstanceUid, study);
+  }
+  return { studies: [...studies.values()], skippedFiles, undecodable };
+}
+
+function listFiles(dir: string): string[] {
+  const files: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) files.push(...listFiles(path));
+    else files.push(path);
+  }
+  return files;
+}
+
+function isPart10(bytes: Uint8Array): boolean {
+  return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
