@@ -1,0 +1,243 @@
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Device, DiagnosticReport, ImagingStudy, Observation, Provenance, Resource, Task } from '@medplum/fhirtypes';
+import { createDicomwebClient } from '../../src/dicom/dicomweb/dicomweb-client.ts';
+import { firstString, Tag } from '../../src/dicom/dicom-json.ts';
+import { decodeInstance, loadCodecs } from '../../src/dicom/pixels/index.ts';
+import { assembleVolume } from '../../src/dicom/volume/assemble-volume.ts';
+import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
+import { startService, DEFAULT_MODEL_DIR, type RunningService } from '../../src/main.ts';
+import { createEngine } from '../../src/model/index.ts';
+import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import type { JobView } from '../../src/queue/job-view.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { dciodvfy } from '../support/dciodvfy.ts';
+import { FIXTURE_PATIENT } from '../support/fixtures.ts';
+import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
+import { randomDicomUid } from '../support/orthanc-files.ts';
+import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
+import { openTestRedis } from '../support/redis.ts';
+import { unexpectedWarnings, ALLOWED_SC_WARNINGS } from '../dicom/writers/allowed-warnings.ts';
+
+// The whole flow with every party real: a notification about an ImagingStudy ends with a preliminary
+// DiagnosticReport, Observations, Provenance and a model Device in FHIR, and SEG / derived image / SR
+// series in the source study in Orthanc. Small task settings keep the tiny model fast.
+
+const REPORT_PROMPT = 'Generate a concise radiology report with findings and impression for this CT.';
+const PROFILES = `
+version: 1
+profiles:
+  - name: e2e-ct
+    match: { modality: [CT] }
+    tasks:
+      - { id: ct-report, kind: report, prompt: "${REPORT_PROMPT}", slices: { mode: middle }, decode: { maxNewTokens: 24 } }
+      - id: ct-lungs
+        kind: segmentation
+        prompt: Please help me segment the lungs.
+        slices: { mode: all, max: 5 }
+        guidance: { steps: 4 }
+        structure:
+          label: Lungs
+          category: { value: '123037004', meaning: Anatomical Structure }
+          type: { value: '39607008', meaning: Lung }
+          colour: [80, 160, 255]
+      - { id: ct-denoise, kind: translation, prompt: Denoise this CT slice., slices: { mode: middle }, guidance: { steps: 4 }, outputLabel: Synthetic denoised CT }
+`;
+
+describe('end to end: notification to FHIR report and DICOM results', () => {
+  let orthanc: OrthancServer;
+  let fhir: FhirTestServer;
+  let service: RunningService;
+  let redisCleanup: () => Promise<void>;
+  let prefix: string;
+  let work: string;
+  let api: string;
+  let imagingStudyId: string;
+  let studyUid: string;
+  let expectedConclusion: string;
+  const logLines: string[] = [];
+  const env = () => ({
+    PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', JOB_ATTEMPTS: '4',
+    JOB_BACKOFF_MS: '200', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
+  });
+  const logger = createLogger({
+    level: 'debug',
+    destination: new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }),
+  });
+
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'e2e-'));
+    writeFileSync(join(work, 'profiles.yaml'), PROFILES);
+    // The bundled sample CT, re-identified as the fixture patient with fresh UIDs for this run.
+    studyUid = randomDicomUid();
+    const seriesUid = randomDicomUid();
+    const files: string[] = [];
+    for (const name of readdirSync('test/fixtures/sample-study').filter((n) => n.startsWith('ct-'))) {
+      const path = join(work, name);
+      cpSync(join('test/fixtures/sample-study', name), path);
+      execFileSync('dcmodify', ['-nb', '-gin', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`,
+        '-m', `(0010,0010)=${FIXTURE_PATIENT.name}`, '-m', `(0010,0020)=${FIXTURE_PATIENT.id}`,
+        '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`, path]);
+      files.push(path);
+    }
+    [orthanc, fhir] = await Promise.all([startOrthanc(), startFhirServer()]);
+    await orthanc.upload(files);
+
+    // What the engine says for the middle slice, computed independently of the service.
+    const codecs = await loadCodecs();
+    const volume = assembleVolume(files.map((f) => decodeInstance(new Uint8Array(readFileSync(f)), codecs)));
+    const engine = await createEngine({ modelDir: DEFAULT_MODEL_DIR, provider: 'cpu' });
+    const middle = Math.floor(volume.depth / 2);
+    expectedConclusion = cleanModelText((await engine.understand({ images: [sliceToModelImage(volume, middle)], prompt: REPORT_PROMPT, maxNewTokens: 24 })).text);
+    await engine.close();
+
+    const endpoint = await fhir.repo.createResource({
+      resourceType: 'Endpoint', status: 'active', address: orthanc.baseUrl, payloadType: [{ text: 'DICOM' }],
+      connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'dicom-wado-rs' },
+    });
+    const patient = await fhir.repo.createResource({ resourceType: 'Patient', name: [{ family: 'ZQXPATIENT', given: ['ALPHA'] }] });
+    const study = await fhir.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${patient.id}` },
+      identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${studyUid}` }], endpoint: [{ reference: `Endpoint/${endpoint.id}` }],
+    });
+    imagingStudyId = study.id!;
+
+    const redis = openTestRedis();
+    prefix = redis.prefix;
+    redisCleanup = redis.cleanup;
+    service = await startService('serve', env(), { logger });
+    api = `http://127.0.0.1:${service.port}`;
+  });
+
+  afterAll(async () => {
+    await service?.stop();
+    await Promise.all([orthanc?.stop(), fhir?.stop()]);
+    await redisCleanup?.();
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const notify = (base = api) =>
+    fetch(`${base}/fhir/notify/ImagingStudy/${imagingStudyId}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'ImagingStudy', id: imagingStudyId, status: 'available', subject: { reference: 'Patient/x' } }),
+    });
+
+  async function waitForJob(base: string, jobId: string, after = 0): Promise<JobView> {
+    for (let i = 0; i < 1200; i += 1) {
+      const response = await fetch(`${base}/jobs/${jobId}`);
+      if (response.status === 200) {
+        const view = (await response.json()) as JobView;
+        if ((view.state === 'completed' || view.state === 'failed') && Date.parse(view.finishedAt ?? '') > after) return view;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('job did not finish');
+  }
+
+  const all = async <T extends Resource>(resourceType: T['resourceType']): Promise<T[]> =>
+    ((await fhir.repo.search<T>({ resourceType })).entry ?? []).map((e) => e.resource!);
+
+  async function resultSeries() {
+    const client = createDicomwebClient({ baseUrl: orthanc.baseUrl });
+    const series = await client.searchSeries(studyUid);
+    await client.close();
+    return series.map((s) => ({ uid: firstString(s, Tag.SeriesInstanceUID)!, modality: firstString(s, Tag.Modality)! }));
+  }
+
+  it('writes one preliminary, AI-labelled report with observations, device, provenance and a completed Task', async () => {
+    const responses = await Promise.all(Array.from({ length: 20 }, () => notify()));
+    expect(responses.every((r) => r.status === 202)).toBe(true);
+    const jobIds = new Set((await Promise.all(responses.map((r) => r.json() as Promise<{ jobs: { jobId: string }[] }>))).flatMap((b) => b.jobs.map((j) => j.jobId)));
+    expect(jobIds.size).toBe(1);
+    const view = await waitForJob(api, [...jobIds][0]!);
+    expect(view.state, String(view.failureCode)).toBe('completed');
+
+    const [reports, observations, devices, provenances, tasks] = await Promise.all([
+      all<DiagnosticReport>('DiagnosticReport'), all<Observation>('Observation'), all<Device>('Device'), all<Provenance>('Provenance'), all<Task>('Task'),
+    ]);
+    expect(reports).toHaveLength(1);
+    const report = reports[0]!;
+    expect(report.status).toBe('preliminary');
+    expect(report.meta?.security?.some((c) => c.code === 'AIAST')).toBe(true);
+    expect(report.conclusion).toBe(expectedConclusion);
+    expect(report.imagingStudy?.[0]?.reference).toBe(`ImagingStudy/${imagingStudyId}`);
+    expect(observations).toHaveLength(1);
+    expect(observations[0]!.status).toBe('preliminary');
+    expect(observations[0]!.valueQuantity?.unit ?? observations[0]!.valueQuantity?.code).toMatch(/mm3|mm2/);
+    expect(report.result?.map((r) => r.reference)).toEqual([`Observation/${observations[0]!.id}`]);
+    expect(devices).toHaveLength(1);
+    expect(JSON.stringify(devices[0])).toMatch(/research use/i);
+    expect(provenances).toHaveLength(1);
+    expect(provenances[0]!.agent[0]!.who?.reference).toBe(`Device/${devices[0]!.id}`);
+    expect(provenances[0]!.target.map((t) => t.reference)).toContain(`DiagnosticReport/${report.id}`);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]!.status).toBe('completed');
+    expect(JSON.stringify(tasks[0]!.output)).toContain(`DiagnosticReport/${report.id}`);
+
+    const validator = createResourceValidator();
+    for (const resource of [report, ...observations, ...devices, ...provenances, ...tasks]) expect(() => validator.assertValid(resource)).not.toThrow();
+  });
+
+  it('stores SEG, derived image and SR as new series of the source study, each valid DICOM', async () => {
+    const series = await resultSeries();
+    const modalities = series.map((s) => s.modality).sort();
+    expect(modalities).toEqual(['CT', 'OT', 'SEG', 'SR']);
+    const client = createDicomwebClient({ baseUrl: orthanc.baseUrl });
+    for (const s of series.filter((x) => x.modality !== 'CT')) {
+      for await (const part of client.retrieveSeries(studyUid, s.uid)) {
+        const result = await dciodvfy(part.bytes);
+        expect(result.errors, s.modality).toEqual([]);
+        expect(unexpectedWarnings(result.warnings, s.modality === 'OT' ? ALLOWED_SC_WARNINGS : undefined), s.modality).toEqual([]);
+      }
+    }
+    await client.close();
+  });
+
+  it('leaves exactly one of each after a rerun whose first FHIR call answers 503', async () => {
+    const before = Date.now();
+    fhir.failNext(503, 1);
+    const response = await notify();
+    const { jobs } = (await response.json()) as { jobs: { jobId: string }[] };
+    const view = await waitForJob(api, jobs[0]!.jobId, before);
+    expect(view.state, String(view.failureCode)).toBe('completed');
+    expect(view.attempts.some((a) => a.outcome === 'failed' && a.retryable)).toBe(true);
+    for (const type of ['DiagnosticReport', 'Observation', 'Device', 'Provenance', 'Task'] as const) expect(await all(type), type).toHaveLength(1);
+    expect((await resultSeries()).length).toBe(4);
+  });
+
+  it('writes a second set, keyed by the new version, when the model version changes', async () => {
+    const bundle = join(work, 'bundle-v2');
+    cpSync(DEFAULT_MODEL_DIR, bundle, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { version: string };
+    writeFileSync(join(bundle, 'manifest.json'), JSON.stringify({ ...manifest, version: '0.2.0' }));
+    await service.stop();
+    service = await startService('serve', { ...env(), MODEL_DIR: bundle }, { logger });
+    api = `http://127.0.0.1:${service.port}`;
+    const before = Date.now();
+    const { jobs } = (await (await notify()).json()) as { jobs: { jobId: string }[] };
+    const view = await waitForJob(api, jobs[0]!.jobId, before);
+    expect(view.state, String(view.failureCode)).toBe('completed');
+    expect(await all('DiagnosticReport')).toHaveLength(2);
+    expect(await all('Device')).toHaveLength(2);
+    expect(await all('Task')).toHaveLength(2);
+    expect((await resultSeries()).length).toBe(7);
+  });
+
+  it('keeps patient data and generated text out of the logs', () => {
+    const logs = logLines.join('');
+    expect(logs).toContain('job completed');
+    for (const value of Object.values(FIXTURE_PATIENT)) expect(logs).not.toContain(value);
+    expect(logs).not.toContain('ZQXPATIENT');
+    expect(logs).not.toContain(studyUid);
+    // The tiny model's text is short and random, yet it is what the service wrote: it must not be logged.
+    expect(expectedConclusion.length).toBeGreaterThan(0);
+    expect(logs).not.toContain(JSON.stringify(expectedConclusion).slice(1, -1));
+    expect(logs).not.toContain(REPORT_PROMPT);
+  });
+});
