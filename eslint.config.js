@@ -32,7 +32,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli.ts', 'bench/**', 'test/**', 'src/**/progress-bar.ts'],
+    files: ['src/cli.ts', 'src/cli/**', 'bench/**', 'test/**'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.ts';
 import type { JobStore } from '../queue/job-view.ts';
 import type { Dependency } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { EnqueueStudy } from '../triggers/study-request.ts';
+import type { EnqueueStudy } from '../queue/study-request.ts';
 import type { NotificationLog } from '../triggers/notification-log.ts';
 
 export interface ReadinessCheck {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { EnqueueResult, StudyRequest } from '../triggers/study-request.ts';
+import type { EnqueueResult, StudyRequest } from './study-request.ts';
 import type { StudyJobData } from './job-types.ts';
 import { studyJobId } from './study-job-id.ts';
 import { rerunFlagKey, type StudyQueue } from './study-queue.ts';

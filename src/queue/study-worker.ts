@@ -66,7 +66,7 @@ export function startStudyWorker(options: StudyWorkerOptions): StudyWorker {
         });
         log.warn({ errorCode: error.code, retryable: error.retryable, err: error }, 'job attempt failed');
         // The failure reason BullMQ stores is the code alone: messages of foreign errors may carry data.
-        if (error.retryable) throw new Error(error.code);
+        if (error.retryable) throw new Error(error.code, { cause: thrown });
         throw new UnrecoverableError(error.code);
       }
     },

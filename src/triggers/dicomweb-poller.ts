@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { firstNumber, firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { hashStudyUid } from '../shared/uids.ts';
 import type { Logger } from '../shared/logger.ts';
-import type { EnqueueStudy } from './study-request.ts';
+import type { EnqueueStudy } from '../queue/study-request.ts';
 
 export interface DicomwebPollerOptions {
   /** QIDO-RS study search (the DICOMweb client's searchStudies). */

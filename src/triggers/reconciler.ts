@@ -1,5 +1,5 @@
 import type { Logger } from '../shared/logger.ts';
-import type { EnqueueStudy } from './study-request.ts';
+import type { EnqueueStudy } from '../queue/study-request.ts';
 
 export interface ReconcilerOptions {
   /** ImagingStudy ids changed since an instant (a FHIR search on _lastUpdated), injected by main.ts. */

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createDicomwebPoller } from '../../src/triggers/dicomweb-poller.ts';
 import type { DicomJsonDataset } from '../../src/dicom/dicom-json.ts';
-import type { StudyRequest } from '../../src/triggers/study-request.ts';
+import type { StudyRequest } from '../../src/queue/study-request.ts';
 import { openTestRedis } from '../support/redis.ts';
 
 const study = (uid: string, count: number): DicomJsonDataset => ({

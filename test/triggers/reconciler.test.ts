@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createReconciler } from '../../src/triggers/reconciler.ts';
-import type { StudyRequest } from '../../src/triggers/study-request.ts';
+import type { StudyRequest } from '../../src/queue/study-request.ts';
 
 describe('reconciler', () => {
   it('enqueues studies updated since the last run and coalesces overlapping requests', async () => {

@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { EnqueueStudy } from '../../triggers/study-request.ts';
+import type { EnqueueStudy } from '../../queue/study-request.ts';
 import { requireBearer } from '../bearer-auth.ts';
 import type { components } from '../openapi-types.ts';
 import { getInput, type RequestValidator } from '../request-validator.ts';

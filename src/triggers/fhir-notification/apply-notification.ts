@@ -1,4 +1,4 @@
-import type { EnqueueResult, EnqueueStudy } from '../study-request.ts';
+import type { EnqueueResult, EnqueueStudy } from '../../queue/study-request.ts';
 import type { NotificationLog } from '../notification-log.ts';
 import type { ParsedNotification, StudyEvent } from './notification.ts';
 

@@ -5,7 +5,7 @@ import type { AppDeps, ReadinessCheck } from '../../../src/http/app-deps.ts';
 import type { JobState, JobStore, JobView } from '../../../src/queue/job-view.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import type { NotificationLog } from '../../../src/triggers/notification-log.ts';
-import type { EnqueueResult, StudyRequest } from '../../../src/triggers/study-request.ts';
+import type { EnqueueResult, StudyRequest } from '../../../src/queue/study-request.ts';
 
 /** Jobs held in memory, newest last. */
 export class MemoryJobStore implements JobStore {

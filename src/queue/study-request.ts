@@ -1,4 +1,4 @@
-import type { StudyReference, TriggerSource } from '../queue/job-types.ts';
+import type { StudyReference, TriggerSource } from './job-types.ts';
 
 /** What every trigger hands to enqueueStudy(). */
 export interface StudyRequest {
