@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PNG } from 'pngjs';
+import type { Bundle } from '@medplum/fhirtypes';
+import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
+import { dciodvfy } from '../support/dciodvfy.ts';
+
+const run = promisify(execFile);
+const CLI = ['node_modules/.bin/tsx', 'src/cli.ts'];
+
+/** Runs the CLI as a user would; resolves with exit code and output instead of throwing. */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(CLI[0]!, [...CLI.slice(1), ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, timeout: 240_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('command line', () => {
+  let work: string;
+  beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'cli-')); });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('analyze --dir writes valid DICOM results, a valid FHIR bundle, key images and the report page', async () => {
+    const out = join(work, 'out');
+    const result = await cli(['analyze', '--dir', 'test/fixtures/sample-study', '--out', out]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/research use only, not for clinical decisions/);
+    expect(result.stdout).toContain('skipped 1 files that are not DICOM');
+
+    const dicom = readdirSync(join(out, 'dicom'));
+    expect(dicom.filter((f) => f.endsWith('-seg.dcm'))).toHaveLength(1); // chest CT: lung segmentation
+    expect(dicom.filter((f) => f.endsWith('-sr.dcm'))).toHaveLength(3); // CT, MR and DX reports
+    for (const file of dicom) expect((await dciodvfy(join(out, 'dicom', file))).errors, file).toEqual([]);
+
+    const bundle = JSON.parse(readFileSync(join(out, 'fhir-bundle.json'), 'utf8')) as Bundle;
+    expect(bundle.type).toBe('transaction');
+    expect(() => createResourceValidator().assertValidBundle(bundle)).not.toThrow();
+    const report = bundle.entry?.find((e) => e.resource?.resourceType === 'DiagnosticReport')?.resource as { status: string; conclusion: string };
+    expect(report.status).toBe('preliminary');
+
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('research use only');
+    expect(html).not.toContain('DEMO^SAMPLE');
+    const images = readdirSync(join(out, 'images'));
+    expect(images.length).toBeGreaterThanOrEqual(3);
+    for (const image of images) {
+      expect(html).toContain(`images/${image}`);
+      const png = PNG.sync.read(readFileSync(join(out, 'images', image)));
+      expect(png.width).toBeGreaterThan(0);
+    }
+  });
+
+  it('models check verifies the bundle, names the provider, and names a corrupted file', async () => {
+    const ok = await cli(['models', 'check', 'models/tiny', '--provider', 'cpu']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toContain('files verified (size + sha256): 10');
+    expect(ok.stdout).toContain('execution provider: requested cpu, loaded cpu');
+
+    const broken = join(work, 'broken-bundle');
+    cpSync('models/tiny', broken, { recursive: true });
+    writeFileSync(join(broken, 'lm_head.onnx'), Buffer.alloc(16));
+    const bad = await cli(['models', 'check', broken, '--provider', 'cpu']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('MODEL_BUNDLE_INVALID');
+    expect(bad.stderr).toContain('lm_head.onnx');
+  });
+
+  it('asking for CUDA where it is missing fails clearly instead of crashing', async () => {
+    const result = await cli(['models', 'check', 'models/tiny', '--provider', 'cuda']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('EXECUTION_PROVIDER_UNAVAILABLE');
+  });
+
+  it('refuses bad configuration at start-up, naming the keys and never their values', async () => {
+    const result = await cli(['api'], { PORT: 'not-a-port', FHIR_URL: 'ftp://secret-host.example/fhir' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('CONFIG_INVALID');
+    expect(result.stderr).toContain('FHIR_URL');
+    expect(result.stderr).toContain('PORT');
+    expect(result.stderr).not.toContain('secret-host');
+    expect(result.stderr).not.toContain('not-a-port');
+  });
+
+  it('explains its commands', async () => {
+    const result = await cli(['--help']);
+    expect(result.code).toBe(0);
+    for (const command of ['serve', 'api', 'worker', 'analyze', 'models check', 'demo']) expect(result.stdout).toContain(command);
+    expect(existsSync('bin/unimedvl-plugin.js')).toBe(true);
+  });
+});
