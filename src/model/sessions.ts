@@ -9,7 +9,9 @@
  * CPU memory arena so several worker threads loading the same bundle keep their RSS close to one
  * copy of weights stored as external data (mmapped) plus activations.
  */
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from '../shared/logger.ts';
 import { ExecutionProviderUnavailableError, ModelBundleInvalidError } from '../shared/errors.ts';
@@ -112,8 +114,23 @@ function loadFailure(error: unknown): ModelBundleInvalidError {
   return new ModelBundleInvalidError({ cause: error instanceof GraphLoadError ? error.cause : error, detail: `${file}: onnxruntime could not load it` });
 }
 
+/**
+ * Whether onnxruntime-node's CUDA provider library was installed next to its binding (an install with
+ * network access and without ONNXRUNTIME_NODE_INSTALL=skip puts it there). Checking first spares a
+ * doomed load attempt and the native error line onnxruntime prints for it.
+ */
+export function cudaProviderInstalled(): boolean {
+  const packageDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  return existsSync(join(packageDir, 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so'));
+}
+
 /** Creates and checks the eight sessions on the resolved provider. */
 export async function createSessions(bundle: ModelBundle, options: SessionOptions): Promise<SessionSet> {
+  if (options.provider !== 'cpu' && !cudaProviderInstalled()) {
+    if (options.provider === 'cuda') throw new ExecutionProviderUnavailableError({ detail: 'cuda: provider libraries not installed' });
+    options.logger?.warn({ provider: 'cpu', requested: 'auto', reason: 'provider libraries not installed' }, 'CUDA execution provider unavailable; falling back to CPU');
+    return createSessions(bundle, { ...options, provider: 'cpu' });
+  }
   let provider: 'cuda' | 'cpu' = options.provider === 'cpu' ? 'cpu' : 'cuda';
   let sessions: Sessions;
   try {

@@ -17,7 +17,7 @@ describe('progress bar', () => {
     const text = chunks.join('');
     expect(text).toContain('\rmodel [#####-----]  50%');
     expect(text).toContain('\rmodel [##########] 100%');
-    expect(text).toMatch(/100%\n\rwrite \[-{10}\]   0%\n$/);
+    expect(text.endsWith("100%\n\rwrite [----------]   0%\n")).toBe(true);
   });
 
   it('prints plain lines at each new 10% step elsewhere', () => {
