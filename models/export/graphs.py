@@ -40,7 +40,9 @@ class VisionEncoder(nn.Module):
         gh = pixel_values.shape[2] // p
         gw = pixel_values.shape[3] // p
         x = pixel_values.reshape(c, gh, p, gw, p).permute(1, 3, 2, 4, 0).reshape(gh * gw, p * p * c)
-        pos = (torch.arange(0, gh).unsqueeze(1) * VIT_GRID + torch.arange(0, gw).unsqueeze(0)).reshape(-1)
+        dev = pixel_values.device
+        pos = (torch.arange(0, gh, device=dev).unsqueeze(1) * VIT_GRID
+               + torch.arange(0, gw, device=dev).unsqueeze(0)).reshape(-1)
         h = self.vit(x.unsqueeze(0), pos.unsqueeze(0))
         return self.connector(h) + self.pos(pos.unsqueeze(0))
 

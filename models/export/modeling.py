@@ -337,9 +337,10 @@ class Router:
 
     def __init__(self, s_len, gen_range):
         start, end = gen_range[0], gen_range[1]
-        self.und_idx = torch.cat([torch.arange(0, start), torch.arange(end, s_len)])
-        self.gen_idx = torch.arange(start, end)
-        p = torch.arange(0, s_len)
+        dev = gen_range.device  # index tensors live where the activations do (cuda export)
+        self.und_idx = torch.cat([torch.arange(0, start, device=dev), torch.arange(end, s_len, device=dev)])
+        self.gen_idx = torch.arange(start, end, device=dev)
+        p = torch.arange(0, s_len, device=dev)
         n_gen = end - start
         n_und = s_len - n_gen
         self.inv = torch.where(p < start, p, torch.where(p < end, n_und + (p - start), p - n_gen))
@@ -440,8 +441,8 @@ class LanguageModel(nn.Module):
         p_len = t - s
         router = Router(s, gen_range)
         # additive attention bias [b,1,s,t] built with arithmetic only
-        qi = torch.arange(0, s).unsqueeze(1)
-        kj = torch.arange(0, t).unsqueeze(0)
+        qi = torch.arange(0, s, device=x.device).unsqueeze(1)
+        kj = torch.arange(0, t, device=x.device).unsqueeze(0)
         causal_ok = (kj <= qi + p_len).float()  # [s,t]
         c = is_causal.float()
         allow = torch.clamp(causal_ok + (1.0 - c), max=1.0)  # is_causal False -> all ones
@@ -585,7 +586,7 @@ class TimestepEmbedder(nn.Module):
 
     def forward(self, t):
         half = self.freq // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(0, half, dtype=torch.float32) / half)
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(0, half, dtype=torch.float32, device=t.device) / half)
         args = t.float().unsqueeze(-1) * freqs
         return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=-1))
 
