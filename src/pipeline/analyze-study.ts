@@ -80,7 +80,9 @@ export function createStudyProcessor(deps: AnalyzeStudyDeps): StudyProcessor {
       for (const [index, s] of selected.entries()) {
         await progress('retrieve', 10 + Math.round((40 * index) / selected.length));
         const client = deps.openDicomweb(study.seriesDicomwebBaseUrls?.[s.seriesInstanceUid] ?? study.dicomwebBaseUrl);
-        series.push(await timer.time('retrieve-decode', () => ingestSeries(client, deps.codecs, study.studyInstanceUid, s.seriesInstanceUid, job.signal)));
+        const ingested = await timer.time('retrieve', () => ingestSeries(client, deps.codecs, study.studyInstanceUid, s.seriesInstanceUid, job.signal));
+        timer.split('retrieve', 'decode', ingested.decodeMs);
+        series.push(ingested);
       }
       log.info({ series: series.map((s) => s.summary) }, 'study ingested');
 

@@ -13,6 +13,8 @@ export interface IngestedSeries {
   /** WADO-RS metadata of every instance: the writers copy patient and study modules from it. */
   metadata: DicomJsonDataset[];
   summary: SeriesSummary;
+  /** Time spent decoding and assembling (the rest of ingest is waiting for the server). */
+  decodeMs: number;
 }
 
 /**
@@ -31,11 +33,20 @@ export async function ingestSeries(
   const instances: DecodedInstance[] = [];
   const transferSyntaxes = new Set<string>();
   let bytes = 0;
+  let decodeMs = 0;
+  const timedDecode = (part: Uint8Array) => {
+    const start = performance.now();
+    try {
+      return decodeInstance(part, codecs);
+    } finally {
+      decodeMs += performance.now() - start;
+    }
+  };
 
   const decodeOrRefetch = async (part: Uint8Array) => {
     bytes += part.byteLength;
     try {
-      return decodeInstance(part, codecs);
+      return timedDecode(part);
     } catch (error) {
       if (!(error instanceof TransferSyntaxUnsupportedError)) throw error;
       const sopInstanceUid = readPart10Meta(part)?.sopInstanceUid;
@@ -46,7 +57,7 @@ export async function ingestSeries(
       });
       for await (const transcoded of parts) {
         bytes += transcoded.bytes.byteLength;
-        return decodeInstance(transcoded.bytes, codecs);
+        return timedDecode(transcoded.bytes);
       }
       throw new PixelDecodeError({ cause: error });
     }
@@ -58,8 +69,11 @@ export async function ingestSeries(
     instances.push(decoded);
   }
 
+  const assemblyStart = performance.now();
   const volume = assembleVolume(instances);
+  decodeMs += performance.now() - assemblyStart;
   return {
+    decodeMs,
     volume,
     metadata,
     summary: {

@@ -10,6 +10,12 @@ export function createStageTimer() {
         timings[stage] = Math.round(((timings[stage] ?? 0) + performance.now() - start) * 10) / 10;
       }
     },
+    /** Moves `ms` of an already timed stage into another (a part measured inside it). */
+    split(from: string, to: string, ms: number) {
+      const moved = Math.min(ms, timings[from] ?? 0);
+      timings[from] = Math.round(((timings[from] ?? 0) - moved) * 10) / 10;
+      timings[to] = Math.round(((timings[to] ?? 0) + moved) * 10) / 10;
+    },
     timings,
   };
 }
