@@ -65,7 +65,8 @@ export async function ingestSeries(
 
   for await (const part of client.retrieveSeries(studyUid, seriesUid, { transferSyntax: '*', signal })) {
     const decoded = await decodeOrRefetch(part.bytes);
-    transferSyntaxes.add(part.transferSyntaxUid ?? decoded.transferSyntaxUid);
+    // The syntax actually decoded: explicit little endian where the server had to transcode.
+    transferSyntaxes.add(decoded.transferSyntaxUid);
     instances.push(decoded);
   }
 

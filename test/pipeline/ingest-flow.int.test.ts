@@ -18,7 +18,8 @@ import { openTestRedis } from '../support/redis.ts';
 // Orthanc + DICOMweb plugin, Redis + BullMQ, Medplum's FHIR engine, the service's own HTTP server.
 
 const SAMPLES: SampleName[] = ['MR_small', 'MR_small_RLE', 'MR_small_jpeg_ls_lossless', 'MR_small_jp2klossless', 'MR_small_bigendian',
-  'MR_small_implicit', 'SC_rgb_jpeg_dcmtk', 'MF_grey', 'JPGExtended', 'MR_small_jpeg_lossless_sv1'];
+  'MR_small_implicit', 'SC_rgb_jpeg_dcmtk', 'MF_grey', 'JPGExtended', 'MR_small_jpeg_lossless_sv1', 'MR_small_jpeg_lossless', 'image_dfl',
+  'SC_ybr_full_422_uncompressed', 'MR_small_mono1', 'MF_grey_jpeg_lossless_fragmented'];
 
 describe('ingest flow: notification to decoded volumes', () => {
   let orthanc: OrthancServer;
@@ -98,7 +99,7 @@ describe('ingest flow: notification to decoded volumes', () => {
   }
 
   it('decodes every transfer syntax retrieved from Orthanc equal to the reference decoder, and completes the Task', async () => {
-    const samples = SAMPLES.map((name) => fixtures.samples[name]);
+    const samples = SAMPLES.map((name) => ({ ...fixtures.samples[name], name }));
     await orthanc.upload(samples.map((s) => s.path));
     const jobs = new Map<string, { jobId: string; imagingStudyId: string }>();
     for (const sample of samples) {
@@ -112,6 +113,9 @@ describe('ingest flow: notification to decoded volumes', () => {
       const { jobId, imagingStudyId } = jobs.get(sample.studyInstanceUid)!;
       const view = await waitForJob(jobId, ['completed', 'failed']);
       expect(view.state, `${sample.transferSyntaxUid}: ${view.failureCode}`).toBe('completed');
+      // 12-bit JPEG has no local decoder: it must have been fetched again, transcoded by the server.
+      const decodedSyntaxes = (view.result as { series: { transferSyntaxes: string[] }[] }).series[0]!.transferSyntaxes;
+      expect(decodedSyntaxes).toEqual([sample.name === 'JPGExtended' ? '1.2.840.10008.1.2.1' : sample.transferSyntaxUid]);
       const [volume] = volumes.get(sample.studyInstanceUid) ?? [];
       expect(volume).toBeDefined();
       expect(volume!.rows).toBe(sample.rows);
