@@ -66,5 +66,6 @@ try {
     // Foreign messages may carry data: print where it failed, not what it said.
     console.error('unimedvl-plugin: unexpected error', error instanceof Error ? error.stack?.split('\n').slice(1, 6).join('\n') : '');
   }
-  process.exitCode = 1;
+  // Start-up may have opened connections (Redis) that would keep the process alive: leave now.
+  process.exit(1);
 }

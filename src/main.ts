@@ -25,7 +25,7 @@ import { createJobStore } from './queue/job-store.ts';
 import { createRedisConnection } from './queue/redis-connection.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
 import { createStudyQueue } from './queue/study-queue.ts';
-import { startStudyWorker, type StudyWorker } from './queue/study-worker.ts';
+import { startStudyWorker, type StudyProcessor, type StudyWorker } from './queue/study-worker.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
 import { createReconciler } from './triggers/reconciler.ts';
@@ -81,6 +81,35 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
     reconciler.request().catch((err: unknown) => logger.warn({ err }, 'reconciliation failed'));
   };
 
+  // The model and profiles load before anything listens: a bad bundle or profile file stops start-up.
+  let processor: StudyProcessor | undefined;
+  if (workerRedis) {
+    let results = overrides.results;
+    let modelVersion = overrides.modelVersion ?? 'ingest-only';
+    if (!results) {
+      const engine = await createEnginePool({
+        modelDir: config.MODEL_DIR ?? DEFAULT_MODEL_DIR, provider: config.EXECUTION_PROVIDER, workers: config.INFERENCE_WORKERS,
+        limits: engineLimits(config), logger,
+      });
+      closers.push(() => engine.close());
+      const model = engine.modelInfo();
+      modelVersion = `${model.name}@${model.version}`;
+      results = createResultStage({
+        engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
+        profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
+        ...(fhir ? { fhir: { client: fhir, validator: createResourceValidator() } } : {}),
+      });
+    }
+    processor = createStudyProcessor({
+      logger, fhir, openDicomweb,
+      ...(config.DICOMWEB_URL ? { defaultDicomwebUrl: config.DICOMWEB_URL } : {}),
+      codecs: await loadCodecs(),
+      seriesRule: { modalities: config.SERIES_MODALITIES, maxInstances: config.SERIES_MAX_INSTANCES },
+      modelVersion,
+      results,
+    });
+  }
+
   let port: number | undefined;
   if (mode !== 'worker') {
     const app = buildApp({
@@ -109,31 +138,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   }
 
   let worker: StudyWorker | undefined;
-  if (workerRedis) {
-    let results = overrides.results;
-    let modelVersion = overrides.modelVersion ?? 'ingest-only';
-    if (!results) {
-      const engine = await createEnginePool({
-        modelDir: config.MODEL_DIR ?? DEFAULT_MODEL_DIR, provider: config.EXECUTION_PROVIDER, workers: config.INFERENCE_WORKERS,
-        limits: engineLimits(config), logger,
-      });
-      closers.push(() => engine.close());
-      const model = engine.modelInfo();
-      modelVersion = `${model.name}@${model.version}`;
-      results = createResultStage({
-        engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
-        profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
-        ...(fhir ? { fhir: { client: fhir, validator: createResourceValidator() } } : {}),
-      });
-    }
-    const processor = createStudyProcessor({
-      logger, fhir, openDicomweb,
-      ...(config.DICOMWEB_URL ? { defaultDicomwebUrl: config.DICOMWEB_URL } : {}),
-      codecs: await loadCodecs(),
-      seriesRule: { modalities: config.SERIES_MODALITIES, maxInstances: config.SERIES_MAX_INSTANCES },
-      modelVersion,
-      results,
-    });
+  if (workerRedis && processor) {
     worker = startStudyWorker({
       connection: workerRedis, prefix, concurrency: config.WORKER_CONCURRENCY, processor, logger,
       onRerunRequested: async (data) => { await enqueueStudy({ study: data.study, trigger: 'reconcile' }); },

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -73,6 +73,16 @@ describe('command line', () => {
     expect(bad.stderr).toContain('lm_head.onnx');
   });
 
+  it('serve stops at start-up on a corrupted bundle, naming the file, before it listens', async () => {
+    const broken = join(work, 'broken-serve-bundle');
+    cpSync('models/tiny', broken, { recursive: true });
+    writeFileSync(join(broken, 'vae_decoder.onnx'), Buffer.alloc(8));
+    const result = await cli(['serve'], { MODEL_DIR: broken, PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: 'cli-test-broken' });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('MODEL_BUNDLE_INVALID');
+    expect(result.stderr).toContain('vae_decoder.onnx');
+  });
+
   it('asking for CUDA where it is missing fails clearly instead of crashing', async () => {
     const result = await cli(['models', 'check', 'models/tiny', '--provider', 'cuda']);
     expect(result.code).toBe(1);
@@ -87,6 +97,21 @@ describe('command line', () => {
     expect(result.stderr).toContain('PORT');
     expect(result.stderr).not.toContain('secret-host');
     expect(result.stderr).not.toContain('not-a-port');
+  });
+
+  it('serve starts, answers, and stops cleanly on SIGTERM', async () => {
+    const child = spawn(CLI[0]!, [...CLI.slice(1), 'serve'], {
+      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: `cli-test-${process.pid}`, EXECUTION_PROVIDER: 'cpu' },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !output.includes('http listening'); i += 1) await new Promise((r) => setTimeout(r, 50));
+    const port = (JSON.parse(output.split('\n').find((l) => l.includes('http listening'))!) as { port: number }).port;
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toContain('"msg":"stopped"');
   });
 
   it('explains its commands', async () => {
