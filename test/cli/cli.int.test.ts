@@ -3,11 +3,12 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PNG } from 'pngjs';
 import type { Bundle } from '@medplum/fhirtypes';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { dciodvfy } from '../support/dciodvfy.ts';
+import { openTestRedis } from '../support/redis.ts';
 
 const run = promisify(execFile);
 const CLI = ['node_modules/.bin/tsx', 'src/cli.ts'];
@@ -100,9 +101,11 @@ describe('command line', () => {
   });
 
   it('serve starts, answers, and stops cleanly on SIGTERM', async () => {
+    const redis = openTestRedis();
     const child = spawn(CLI[0]!, [...CLI.slice(1), 'serve'], {
-      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: `cli-test-${process.pid}`, EXECUTION_PROVIDER: 'cpu' },
+      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, EXECUTION_PROVIDER: 'cpu' },
     });
+    onTestFinished(() => redis.cleanup());
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
