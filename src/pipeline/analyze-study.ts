@@ -103,8 +103,9 @@ export function createStudyProcessor(deps: AnalyzeStudyDeps): StudyProcessor {
       };
     } catch (thrown) {
       const error = toAppError(thrown);
-      // The Task shows the final outcome only: a retryable failure may still succeed on a later attempt.
-      if (fhir && task && (!error.retryable || job.isFinalAttempt)) {
+      // The Task shows the final outcome only: a retryable failure may still succeed on a later attempt,
+      // and a run stopped by shutdown is handed back to the queue, not failed.
+      if (fhir && task && !job.signal.aborted && (!error.retryable || job.isFinalAttempt)) {
         await markTaskFailed(fhir, task, { errorCode: error.code }).catch((err: unknown) => log.warn({ err }, 'task status update failed'));
       }
       throw error;

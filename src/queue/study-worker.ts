@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { toAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -42,7 +42,7 @@ export function startStudyWorker(options: StudyWorkerOptions): StudyWorker {
 
   const worker = new Worker<StudyJobData, StudyJobResult>(
     STUDY_QUEUE,
-    async (job: Job<StudyJobData, StudyJobResult>) => {
+    async (job: Job<StudyJobData, StudyJobResult>, token?: string) => {
       const attempt = job.attemptsMade + 1;
       const startedAt = new Date().toISOString();
       const log = logger.child({ jobId: job.id, attempt });
@@ -60,6 +60,13 @@ export function startStudyWorker(options: StudyWorkerOptions): StudyWorker {
         log.info({ timingsMs: result.timingsMs, series: result.series.length }, 'job completed');
         return result;
       } catch (thrown) {
+        if (shutdown.signal.aborted) {
+          // Stopped by our shutdown, not by the study: hand the job back untouched (no attempt used,
+          // no failure recorded) so the next worker runs it again.
+          log.info('job handed back at shutdown');
+          await job.moveToDelayed(Date.now(), token);
+          throw new DelayedError();
+        }
         const error = toAppError(thrown);
         await recordAttempt(job, {
           attempt, startedAt, endedAt: new Date().toISOString(), outcome: 'failed', errorCode: error.code, retryable: error.retryable,
@@ -96,9 +103,10 @@ export function startStudyWorker(options: StudyWorkerOptions): StudyWorker {
         new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
       ]);
       if (timedOut) {
-        // Tell the processor to stop between steps; the lock lapses and another worker picks the job up.
+        // Tell the processor to stop between steps; the job goes back to the queue (see the processor).
+        // worker.close(true) would only return the close already running, so wait for that one.
         shutdown.abort();
-        await worker.close(true);
+        await graceful;
       }
     },
   };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DicomJsonDataset } from '../../src/dicom/dicom-json.ts';
 import type { Volume } from '../../src/dicom/volume.ts';
+import { aiSeriesDescription } from '../../src/dicom/writers/result-common.ts';
 import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
 import { rgbToGrey, sliceToDisplayGrey, sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
 import { selectSeries } from '../../src/pipeline/select-series.ts';
@@ -21,6 +22,20 @@ describe('selectSeries', () => {
     ];
     const selected = selectSeries(listed, { modalities: ['CT', 'MR', 'DX', 'OT'], maxInstances: 2000 });
     expect(selected.map((s) => s.seriesInstanceUid)).toEqual(['1.1', '1.7']);
+  });
+
+  it('never selects the series our writers make, whatever their description says', () => {
+    const ours = ['segmentation', 'draft report', 'FLAIR synthesis', 'x'.repeat(80)].map((what, i) => series(`2.${i}`, 'OT', aiSeriesDescription(what)));
+    expect(selectSeries([...ours, series('2.9', 'OT', 'Scanned form')], { modalities: ['OT'], maxInstances: 2000 }).map((s) => s.seriesInstanceUid))
+      .toEqual(['2.9']);
+  });
+
+  it('keeps the research-use notice in a result series description of any length', () => {
+    for (const what of ['segmentation', 'y'.repeat(80)]) {
+      const description = aiSeriesDescription(what);
+      expect(description.length).toBeLessThanOrEqual(64);
+      expect(description).toMatch(/^AI .* - research use only$/);
+    }
   });
 });
 

@@ -139,4 +139,26 @@ describe('study queue on real Redis', () => {
     expect(finished).toBe(true);
     expect(await queue.getJobState(jobId)).toBe('completed');
   });
+
+  it('hands a job stopped by shutdown back to the queue instead of failing it', async () => {
+    let aborted = false;
+    const w = start(async ({ signal }) => {
+      await new Promise((_resolve, reject) => {
+        signal.addEventListener('abort', () => {
+          aborted = true;
+          reject(new DOMException('This operation was aborted', 'AbortError'));
+        }, { once: true });
+      });
+      return result;
+    });
+    const { jobId } = await producer()({ study: { imagingStudyId: 'shutdown' }, trigger: 'api' });
+    await waitFor(async () => (await queue.getJobState(jobId)) === 'active');
+    await w.close(50);
+    worker = undefined;
+    expect(aborted).toBe(true);
+    const job = await queue.getJob(jobId);
+    expect(['delayed', 'waiting']).toContain(await queue.getJobState(jobId));
+    expect(job?.attemptsMade).toBe(0);
+    expect(job?.failedReason ?? '').toBe('');
+  });
 });

@@ -55,9 +55,17 @@ export function deriveResultUids(jobKey: string, role: string): { seriesInstance
   };
 }
 
-/** LO-sized series description that always says the content is AI-generated and research use. */
+const AI_SERIES_PREFIX = 'AI ';
+const RESEARCH_USE_SUFFIX = ' - research use only';
+
+/** LO-sized series description that always says the content is AI-generated and research use (the suffix survives any `what`). */
 export function aiSeriesDescription(what: string): string {
-  return `AI ${what} - research use only`.slice(0, 64);
+  return `${AI_SERIES_PREFIX}${what}`.slice(0, 64 - RESEARCH_USE_SUFFIX.length) + RESEARCH_USE_SUFFIX;
+}
+
+/** True for a description aiSeriesDescription made: series selection never analyses our own outputs. */
+export function isAiSeriesDescription(description: string): boolean {
+  return description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX);
 }
 
 /**
