@@ -44,11 +44,11 @@ async function main(argv: string[]): Promise<number> {
 
 async function runService(mode: ServiceMode): Promise<number> {
   const service = await startService(mode);
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     const onSignal = () => {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      void service.stop().then(resolve);
+      service.stop().then(resolve, reject);
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);

@@ -59,6 +59,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
   const queue = createStudyQueue(redis, prefix);
+  queue.on('error', (err) => logger.error({ err }, 'queue error'));
   const enqueueStudy = createEnqueueStudy({
     queue, redis, prefix, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS, debounceMs: config.DEBOUNCE_MS,
   });
@@ -210,6 +211,7 @@ function dicomwebClientCache(config: Config, logger: Logger) {
   };
   return Object.assign(open, {
     async closeAll() {
+      await Promise.all([...clients.values()].map((client) => client.close()));
       await agent.close();
     },
   });

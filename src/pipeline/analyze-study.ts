@@ -21,6 +21,8 @@ export interface ResultStageInput {
   time<T>(stage: string, work: () => Promise<T>): Promise<T>;
   reportProgress(stage: string, percent: number): Promise<void>;
   signal: AbortSignal;
+  /** When the job was requested: the same for every attempt of it. */
+  requestedAt?: Date;
 }
 export interface ResultStageOutput {
   diagnosticReportId?: string;
@@ -88,7 +90,11 @@ export function createStudyProcessor(deps: AnalyzeStudyDeps): StudyProcessor {
 
       let output: ResultStageOutput = { outputs: {} };
       if (deps.results) {
-        output = await deps.results({ jobKey, study, series, dicomweb, time: timer.time, reportProgress: progress, signal: job.signal });
+        const requestedAt = new Date(job.data.requestedAt);
+        output = await deps.results({
+          jobKey, study, series, dicomweb, time: timer.time, reportProgress: progress, signal: job.signal,
+          ...(Number.isNaN(requestedAt.getTime()) ? {} : { requestedAt }),
+        });
       }
       if (fhir && task) {
         const completed = output.diagnosticReportId ? { diagnosticReportId: output.diagnosticReportId } : {};

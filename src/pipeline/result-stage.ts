@@ -30,8 +30,9 @@ export interface ResultStageDeps {
  */
 export function createResultStage(deps: ResultStageDeps): ResultStage {
   const now = deps.now ?? (() => new Date());
-  return async ({ jobKey, study, series, dicomweb, time, reportProgress, signal }) => {
-    const createdAt = now();
+  return async ({ jobKey, study, series, dicomweb, time, reportProgress, signal, requestedAt }) => {
+    // Content dates come from the job, not the attempt: a retry re-sends byte-identical instances.
+    const createdAt = requestedAt ?? now();
     const analysed = await time('model', () =>
       analyseSeries(
         series.map((s) => ({
@@ -40,7 +41,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
           ...optional('bodyPartExamined', s.metadata[0] && firstString(s.metadata[0], Tag.BodyPartExamined)),
           ...optional('seriesDescription', s.metadata[0] && firstString(s.metadata[0], Tag.SeriesDescription)),
         })),
-        { engine: deps.engine, profiles: deps.profiles, jobKey, signal, onProgress: (f) => void reportProgress('model', 50 + Math.round(30 * f)) },
+        { engine: deps.engine, profiles: deps.profiles, jobKey, signal, onProgress: (f) => void reportProgress('model', 50 + Math.round(30 * f)).catch(() => undefined) },
       ),
     );
     if (analysed.length === 0) return { outputs: { tasks: 0 } };

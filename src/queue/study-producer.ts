@@ -28,8 +28,12 @@ export function createEnqueueStudy(options: StudyProducerOptions) {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const state = await queue.getJobState(jobId);
       if (state === 'active') {
-        await redis.set(rerunFlagKey(prefix, jobId), '1', 'EX', 24 * 3600);
-        return { jobId, created: false, rerunScheduled: true };
+        const flag = rerunFlagKey(prefix, jobId);
+        await redis.set(flag, '1', 'EX', 24 * 3600);
+        // The run may have ended between the state read and the flag: then nobody would take the flag.
+        if ((await queue.getJobState(jobId)) === 'active') return { jobId, created: false, rerunScheduled: true };
+        await redis.del(flag);
+        continue;
       }
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
         return { jobId, created: false, rerunScheduled: false };

@@ -1,4 +1,5 @@
 // The human-readable form of the AI report: escaped text under a research-use banner.
+import { escapeHtml } from '../../shared/escape-html.ts';
 import type { MeasurementInput, ModelInput } from './result-input.ts';
 
 export const RESEARCH_USE_BANNER = 'RESEARCH USE ONLY. AI-generated preliminary report: not reviewed by a clinician, not for clinical decisions.';
@@ -18,8 +19,4 @@ export function renderReportHtml(input: { model: ModelInput; reportText: string;
     rows ? `<h2>Measurements</h2>\n<table><thead><tr><th>Measurement</th><th>Value</th><th>Unit</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '',
     '</body></html>',
   ].filter(Boolean).join('\n');
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

@@ -1,4 +1,4 @@
-export { escapeHtml } from './escape-html.ts';
+export { escapeHtml } from '../../shared/escape-html.ts';
 export { DEFAULT_MASK_COLOUR, DEFAULT_MASK_OPACITY, blendChannel, renderKeyImagePng, type KeyImageInput, type Rgb } from './render-key-image.ts';
 export {
   renderReportHtml, type KeyImageRef, type ReportPageInput, type ReportSection, type StudySummaryItem,

@@ -1,4 +1,4 @@
-import { escapeHtml } from './escape-html.ts';
+import { escapeHtml } from '../../shared/escape-html.ts';
 import { DRAFT_BANNER } from './research-notice.ts';
 
 export interface ReportSection {
