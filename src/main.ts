@@ -174,7 +174,8 @@ export function engineLimits(config: Config): Partial<EngineLimits> {
   };
 }
 
-function fhirAuth(config: Config): FhirAuth | undefined {
+/** The FHIR auth scheme the configuration names: SMART Backend Services, else bearer, else basic, else none. */
+export function fhirAuth(config: Config): FhirAuth | undefined {
   if (config.FHIR_SMART_TOKEN_URL && config.FHIR_SMART_CLIENT_ID && config.FHIR_SMART_PRIVATE_KEY_FILE) {
     return smartBackendAuth({
       tokenUrl: config.FHIR_SMART_TOKEN_URL,
