@@ -72,7 +72,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
 
   const reconciler = fhir
     ? createReconciler({
-        searchUpdatedSince: async (since) => (await searchImagingStudiesUpdatedSince(fhir, since.toISOString())).map((s) => s.id),
+        searchUpdatedSince: async (since) =>
+          (await searchImagingStudiesUpdatedSince(fhir, since.toISOString())).map((s) => ({ id: s.id, ...(s.meta?.lastUpdated ? { lastUpdated: s.meta.lastUpdated } : {}) })),
         enqueueStudy, logger, initialLookbackMs: 24 * 3600 * 1000,
       })
     : undefined;

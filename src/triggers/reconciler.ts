@@ -2,8 +2,8 @@ import type { Logger } from '../shared/logger.ts';
 import type { EnqueueStudy } from '../queue/study-request.ts';
 
 export interface ReconcilerOptions {
-  /** ImagingStudy ids changed since an instant (a FHIR search on _lastUpdated), injected by main.ts. */
-  searchUpdatedSince(since: Date): Promise<string[]>;
+  /** ImagingStudies changed after an instant (a FHIR search on _lastUpdated, oldest first), injected by main.ts. */
+  searchUpdatedSince(since: Date): Promise<{ id: string; lastUpdated?: string }[]>;
   enqueueStudy: EnqueueStudy;
   logger: Logger;
   /** How far back the first reconciliation looks. */
@@ -23,12 +23,14 @@ export function createReconciler(options: ReconcilerOptions) {
   let again = false;
 
   async function runOnce(): Promise<number> {
-    const startedAt = now();
-    const ids = await options.searchUpdatedSince(since);
-    for (const id of ids) await options.enqueueStudy({ study: { imagingStudyId: id }, trigger: 'reconcile' });
-    since = startedAt;
-    options.logger.info({ studies: ids.length }, 'reconciliation enqueued studies');
-    return ids.length;
+    const studies = await options.searchUpdatedSince(since);
+    for (const study of studies) await options.enqueueStudy({ study: { imagingStudyId: study.id }, trigger: 'reconcile' });
+    // Advance by the server's own clock, to just before the newest change seen: a search cut off by
+    // its page limit resumes where it stopped, and local clock skew cannot skip anything.
+    const newest = Math.max(...studies.map((s) => Date.parse(s.lastUpdated ?? '')).filter(Number.isFinite));
+    if (Number.isFinite(newest)) since = new Date(Math.max(since.getTime(), newest - 1));
+    options.logger.info({ studies: studies.length }, 'reconciliation enqueued studies');
+    return studies.length;
   }
 
   async function loop(): Promise<number> {

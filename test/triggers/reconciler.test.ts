@@ -14,7 +14,9 @@ describe('reconciler', () => {
       searchUpdatedSince: async (since) => {
         sinces.push(since);
         if (sinces.length === 1) await gate;
-        return sinces.length === 1 ? ['a', 'b'] : ['c'];
+        return sinces.length === 1
+          ? [{ id: 'a', lastUpdated: '2026-11-28T09:30:00.000Z' }, { id: 'b', lastUpdated: '2026-11-28T09:45:00.000Z' }]
+          : [{ id: 'c' }];
       },
       enqueueStudy: async (r) => { requests.push(r); return { jobId: 'x', created: true, rerunScheduled: false }; },
       logger: createLogger({ level: 'silent' }),
@@ -29,7 +31,8 @@ describe('reconciler', () => {
     expect(await first).toBe(3);
     expect(await second).toBe(3);
     expect(await third).toBe(3);
-    expect(sinces.map((d) => d.toISOString())).toEqual(['2026-11-28T09:00:00.000Z', '2026-11-28T10:00:00.000Z']);
+    // The second search starts just before the newest change the server reported, not at the local clock.
+    expect(sinces.map((d) => d.toISOString())).toEqual(['2026-11-28T09:00:00.000Z', '2026-11-28T09:44:59.999Z']);
     expect(requests.map((r) => r.study.imagingStudyId)).toEqual(['a', 'b', 'c']);
     expect(requests.every((r) => r.trigger === 'reconcile')).toBe(true);
   });
