@@ -266,16 +266,17 @@ export async function createEnginePool(options: EnginePoolOptions): Promise<Engi
     logger?.warn({ requested: 'auto', provider: 'cpu' }, 'CUDA execution provider unavailable; falling back to CPU');
   }
   provider = resolvedInfo.provider;
-  try {
-    const rest = await Promise.all(Array.from({ length: count - 1 }, () => startWorker()));
-    slots.push(...rest);
-  } catch (error) {
+  // allSettled: when one worker fails to start, the ones that did start are closed too, not leaked.
+  const started = await Promise.allSettled(Array.from({ length: count - 1 }, () => startWorker()));
+  for (const result of started) if (result.status === 'fulfilled') slots.push(result.value);
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
     closed = true;
     for (const slot of slots) {
       slot.closing = true;
       slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
     }
-    throw error;
+    throw failed.reason;
   }
   logger?.info({ workers: slots.length, provider }, 'inference workers ready');
 

@@ -39,10 +39,12 @@ export function createDicomwebPoller(options: DicomwebPollerOptions) {
       limit: String(pageSize),
     };
     const all: DicomJsonDataset[] = [];
-    for (let offset = 0; ; offset += pageSize) {
+    // Stop on an empty page, not a short one: a server may cap pages below our limit.
+    for (let offset = 0; ; ) {
       const page = await options.searchStudies({ ...query, offset: String(offset) });
+      if (page.length === 0) return all;
       all.push(...page);
-      if (page.length < pageSize) return all;
+      offset += page.length;
     }
   }
 
@@ -52,11 +54,13 @@ export function createDicomwebPoller(options: DicomwebPollerOptions) {
       const studies = await listWindow();
       const t = now().getTime();
       let enqueued = 0;
+      const listed = new Set<string>();
       for (const study of studies) {
         const uid = firstString(study, Tag.StudyInstanceUID);
         const count = firstNumber(study, Tag.NumberOfStudyRelatedInstances) ?? 0;
         if (!uid) continue;
         const key = hashStudyUid(uid);
+        listed.add(key);
         const previous = seen.get(key);
         if (!previous || previous.count !== count) {
           seen.set(key, { count, since: t });
@@ -70,6 +74,8 @@ export function createDicomwebPoller(options: DicomwebPollerOptions) {
         await options.redis.hset(enqueuedKey, key, String(count));
         enqueued += 1;
       }
+      // Studies that left the date window are forgotten, so the map stays the size of one window.
+      for (const key of seen.keys()) if (!listed.has(key)) seen.delete(key);
       options.logger.debug({ studies: studies.length, enqueued }, 'dicomweb poll');
       return enqueued;
     },

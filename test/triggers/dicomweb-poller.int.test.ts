@@ -20,27 +20,27 @@ describe('DICOMweb poller (Redis-backed state)', () => {
 
   it('enqueues a study once its instance count is stable, and again only when it grows', async () => {
     let clock = Date.parse('2026-11-28T10:00:00Z');
-    let pacs = [study('1.2.3', 10)];
+    let pacs = [study('1.2.3', 10), study('1.2.4', 3)];
     const queries: Record<string, string>[] = [];
     const requests: StudyRequest[] = [];
     const poller = createDicomwebPoller({
-      searchStudies: async (q) => { queries.push(q); return pacs; },
+      // A server that caps pages at one study, below the poller's page size.
+      searchStudies: async (q) => { queries.push(q); return pacs.slice(Number(q.offset), Number(q.offset) + 1); },
       enqueueStudy: async (r) => { requests.push(r); return { jobId: 'j', created: true, rerunScheduled: false }; },
       redis, prefix, logger: createLogger({ level: 'silent' }), stableMs: 30_000, lookbackDays: 1, now: () => new Date(clock),
     });
     expect(await poller.pollOnce()).toBe(0); // first sighting: wait for stability
     clock += 31_000;
-    expect(await poller.pollOnce()).toBe(1);
+    expect(await poller.pollOnce()).toBe(2); // both stable now, the second one found on page two
     clock += 31_000;
     expect(await poller.pollOnce()).toBe(0); // unchanged since enqueued
-    pacs = [study('1.2.3', 12)];
+    pacs = [study('1.2.3', 12), study('1.2.4', 3)];
     expect(await poller.pollOnce()).toBe(0); // grew: wait again
     clock += 31_000;
     expect(await poller.pollOnce()).toBe(1);
-    expect(requests).toEqual([
-      { study: { studyInstanceUid: '1.2.3' }, trigger: 'dicomweb-poll' },
-      { study: { studyInstanceUid: '1.2.3' }, trigger: 'dicomweb-poll' },
-    ]);
+    expect(requests.map((r) => r.study.studyInstanceUid)).toEqual(['1.2.3', '1.2.4', '1.2.3']);
+    expect(requests.every((r) => r.trigger === 'dicomweb-poll')).toBe(true);
     expect(queries[0]).toMatchObject({ StudyDate: '20261127-20261128', offset: '0' });
+    expect(queries[1]).toMatchObject({ offset: '1' });
   });
 });
