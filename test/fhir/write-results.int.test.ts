@@ -45,6 +45,12 @@ describe('writeAiResults against the Medplum engine', () => {
     // Searchable where clinicians look: by study and by subject.
     expect(await client.search('DiagnosticReport', { subject: 'Patient/example', status: 'preliminary' })).toHaveLength(1);
 
+    // The study changed and was analysed again under the same job key: the draft is replaced in place.
+    const rerun = await writeAiResults({ client, validator }, buildAiResultBundle({ ...EXAMPLE_INPUT, reportText: 'Updated draft after a new series.' }));
+    expect(rerun.diagnosticReportId).toBe(first.diagnosticReportId);
+    expect((await client.read<DiagnosticReport>('DiagnosticReport', first.diagnosticReportId))!.conclusion).toBe('Updated draft after a new series.');
+    expect(await count()).toEqual({ Device: 1, Media: 1, Observation: 2, DiagnosticReport: 1, Provenance: 1 });
+
     // A second job with the same model reuses the Device.
     await writeAiResults({ client, validator }, buildAiResultBundle({ ...EXAMPLE_INPUT, jobKey: '0e6d1d8c-4b1a-5f9e-8c3d-2a1b0c9d8e7f' }));
     expect(await count()).toEqual({ Device: 1, Media: 2, Observation: 4, DiagnosticReport: 2, Provenance: 2 });

@@ -61,10 +61,10 @@ export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
 
   const entries: BundleEntry[] = [
     conditionalCreate(deviceFullUrl, device, identifierQuery(device.identifier![0]!)),
-    ...mediaEntries.map((e) => conditionalCreate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
-    ...observationEntries.map((e) => conditionalCreate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
-    conditionalCreate(reportFullUrl, report, identifierQuery(report.identifier![0]!)),
-    conditionalCreate(urlOf('provenance'), provenance, `_tag=${encodeURIComponent(`${JOB_IDENTIFIER_SYSTEM}|${input.jobKey}`)}`),
+    ...mediaEntries.map((e) => conditionalUpdate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
+    ...observationEntries.map((e) => conditionalUpdate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
+    conditionalUpdate(reportFullUrl, report, identifierQuery(report.identifier![0]!)),
+    conditionalUpdate(urlOf('provenance'), provenance, `_tag=${encodeURIComponent(`${JOB_IDENTIFIER_SYSTEM}|${input.jobKey}`)}`),
   ];
   return {
     bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries },
@@ -75,6 +75,14 @@ export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
 
 function conditionalCreate(fullUrl: string, resource: Resource, ifNoneExist: string): BundleEntry {
   return { fullUrl, resource, request: { method: 'POST', url: resource.resourceType, ifNoneExist } };
+}
+
+/**
+ * Results are updated in place, keyed by the job key: a retry rewrites the same resource, and a run
+ * after the study changed (new series, say) replaces the earlier draft instead of leaving it stale.
+ */
+function conditionalUpdate(fullUrl: string, resource: Resource, query: string): BundleEntry {
+  return { fullUrl, resource, request: { method: 'PUT', url: `${resource.resourceType}?${query}` } };
 }
 
 function uuidForModel(input: AiResultInput): string {

@@ -11,18 +11,20 @@ describe('buildAiResultBundle', () => {
   const built = buildAiResultBundle(EXAMPLE_INPUT);
   const { bundle, resources } = built;
 
-  it('is one transaction of conditional creates with urn:uuid fullUrls', () => {
+  it('is one transaction with urn:uuid fullUrls: the Device created once, the results updated in place by job key', () => {
     expect(bundle.type).toBe('transaction');
     expect(bundle.entry?.map((e) => e.resource?.resourceType)).toEqual(['Device', 'Media', 'Observation', 'Observation', 'DiagnosticReport', 'Provenance']);
-    for (const entry of bundle.entry ?? []) {
-      expect(entry.fullUrl).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
-      expect(entry.request?.method).toBe('POST');
-      expect(entry.request?.ifNoneExist).toBeTruthy();
+    for (const entry of bundle.entry ?? []) expect(entry.fullUrl).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
+    const [device, ...results] = bundle.entry!;
+    expect(device!.request).toMatchObject({ method: 'POST', url: 'Device' });
+    expect(decodeURIComponent(device!.request!.ifNoneExist!)).toBe('identifier=urn:unimedvl-plugin:model|UniMedVL@1.0.0');
+    for (const entry of results) {
+      expect(entry.request?.method).toBe('PUT');
+      expect(entry.request?.url.startsWith(`${entry.resource!.resourceType}?`)).toBe(true);
     }
     const report = bundle.entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!;
-    expect(decodeURIComponent(report.request!.ifNoneExist!)).toBe(`identifier=urn:unimedvl-plugin:result|${EXAMPLE_INPUT.jobKey}:diagnostic-report`);
-    expect(decodeURIComponent(bundle.entry![0]!.request!.ifNoneExist!)).toBe('identifier=urn:unimedvl-plugin:model|UniMedVL@1.0.0');
-    expect(decodeURIComponent(bundle.entry![5]!.request!.ifNoneExist!)).toBe(`_tag=urn:unimedvl-plugin:job|${EXAMPLE_INPUT.jobKey}`);
+    expect(decodeURIComponent(report.request!.url)).toBe(`DiagnosticReport?identifier=urn:unimedvl-plugin:result|${EXAMPLE_INPUT.jobKey}:diagnostic-report`);
+    expect(decodeURIComponent(bundle.entry![5]!.request!.url)).toBe(`Provenance?_tag=urn:unimedvl-plugin:job|${EXAMPLE_INPUT.jobKey}`);
   });
 
   it('is deterministic (same input, same Bundle) and the Device is keyed by the model, not the job', () => {
