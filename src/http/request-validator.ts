@@ -104,8 +104,10 @@ function describe(location: string, errors: ErrorObject[] | null | undefined): s
   const error = errors?.[0];
   if (!error) return location;
   const unknownName = error.keyword === 'additionalProperties' ? String(error.params.additionalProperty) : '';
-  const property = /^[A-Za-z0-9_.-]{1,40}$/.test(unknownName) ? `/${unknownName}` : '';
-  return `${location}${error.instancePath}${property} ${error.message ?? 'is invalid'}`.slice(0, 200);
+  // A body path and its unknown keys are the sender's own data: keep them out of the answer.
+  const property = location !== 'body' && /^[A-Za-z0-9_.-]{1,40}$/.test(unknownName) ? `/${unknownName}` : '';
+  const path = location === 'body' ? '' : error.instancePath;
+  return `${location}${path}${property} ${error.message ?? 'is invalid'}`.slice(0, 200);
 }
 
 function asArray(value: unknown): unknown[] {
