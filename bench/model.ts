@@ -82,30 +82,43 @@ async function decodeFigures(engine: InThreadEngine, meter: ReturnType<typeof in
       await s.lm_head.run({ hidden_states: out.last_hidden_state! });
     }
   };
-  // A/B interleaved so machine load hits both alike; plus the engine's own split between time
-  // inside session.run and host time around it
+  const { engineMs, bareMs, hostShare } = await measureInterleaved(
+    () => decodeTokens(runner, tokenizer, context, { maxNewTokens: DECODE_TOKENS, cancel: neverCancelled }),
+    bare,
+    meter,
+  );
+  return { engineTps: (steps / engineMs) * 1000, bareTps: (steps / bareMs) * 1000, overhead: (engineMs / bareMs - 1) * 100, hostShare };
+}
+
+/**
+ * Engine run vs bare loop, A/B interleaved (alternating order) so machine load hits both alike; best-of-N
+ * times (the least disturbed run of each on a shared machine) and the median share of host time around
+ * session.run in the engine's runs.
+ */
+async function measureInterleaved(
+  engineRun: () => Promise<unknown>,
+  bareRun: () => Promise<unknown>,
+  meter: ReturnType<typeof instrumentRuns>,
+): Promise<{ engineMs: number; bareMs: number; hostShare: number }> {
   const engineTimes: number[] = [];
   const bareTimes: number[] = [];
   const hostShares: number[] = [];
   const timedBare = async () => {
     const t1 = performance.now();
-    await bare();
+    await bareRun();
     bareTimes.push(performance.now() - t1);
   };
   for (let r = 0; r < REPEATS; r++) {
-    if (r % 2 === 1) await timedBare(); // alternate the order of A and B
+    if (r % 2 === 1) await timedBare();
     meter.reset();
     const t0 = performance.now();
-    await decodeTokens(runner, tokenizer, context, { maxNewTokens: DECODE_TOKENS, cancel: neverCancelled });
+    await engineRun();
     const total = performance.now() - t0;
     engineTimes.push(total);
     hostShares.push((total - meter.insideMs()) / meter.insideMs() * 100);
     if (r % 2 === 0) await timedBare();
   }
-  // best-of-N: the least disturbed run of each on a shared machine
-  const engineMs = best(engineTimes);
-  const bareMs = best(bareTimes);
-  return { engineTps: (steps / engineMs) * 1000, bareTps: (steps / bareMs) * 1000, overhead: (engineMs / bareMs - 1) * 100, hostShare: median(hostShares) };
+  return { engineMs: best(engineTimes), bareMs: best(bareTimes), hostShare: median(hostShares) };
 }
 
 async function flowFigures(engine: InThreadEngine, meter: ReturnType<typeof instrumentRuns>): Promise<{ engineStepMs: number; bareStepMs: number; overhead: number; hostShare: number; tokens: number }> {
@@ -141,28 +154,11 @@ async function flowFigures(engine: InThreadEngine, meter: ReturnType<typeof inst
       }
     }
   };
-  const engineTimes: number[] = [];
-  const bareTimes: number[] = [];
-  const hostShares: number[] = [];
-  const timedBare = async () => {
-    const t1 = performance.now();
-    await bare();
-    bareTimes.push(performance.now() - t1);
-  };
-  for (let r = 0; r < REPEATS; r++) {
-    if (r % 2 === 1) await timedBare();
-    meter.reset();
-    const t0 = performance.now();
-    await flow();
-    const total = performance.now() - t0;
-    engineTimes.push(total);
-    hostShares.push((total - meter.insideMs()) / meter.insideMs() * 100);
-    if (r % 2 === 0) await timedBare();
-  }
+  const { engineMs, bareMs, hostShare } = await measureInterleaved(flow, bare, meter);
   const steps = timesteps.length;
-  const engineStepMs = best(engineTimes) / steps;
-  const bareStepMs = best(bareTimes) / steps;
-  return { engineStepMs, bareStepMs, overhead: (engineStepMs / bareStepMs - 1) * 100, hostShare: median(hostShares), tokens: n };
+  const engineStepMs = engineMs / steps;
+  const bareStepMs = bareMs / steps;
+  return { engineStepMs, bareStepMs, overhead: (engineStepMs / bareStepMs - 1) * 100, hostShare, tokens: n };
 }
 
 async function eventLoopFigures(): Promise<{ p99: number; max: number; mean: number; requests: number }> {
