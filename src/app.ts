@@ -14,7 +14,7 @@ import { studiesRouter } from './http/routes/studies.ts';
 /**
  * The HTTP surface described by openapi/openapi.yaml, without listen() (supertest drives it directly).
  * Open: /healthz, /readyz, /metrics, /openapi.json. Webhooks: WEBHOOK_SECRET signature when set.
- * API (/studies, /jobs): API_TOKEN bearer when set.
+ * API (/studies, /jobs): API_TOKEN bearer when set. A job id is a run id.
  */
 export function buildApp(deps: AppDeps): express.Express {
   const document = loadOpenApiDocument();
@@ -23,7 +23,7 @@ export function buildApp(deps: AppDeps): express.Express {
 
   const app = express();
   app.disable('x-powered-by');
-  app.use(registerHttpMetrics(deps.metrics, deps.jobs, deps.logger).middleware);
+  app.use(registerHttpMetrics(deps.metrics, deps.runs, deps.logger).middleware);
 
   app.use(healthRouter(deps.readiness));
   app.use(metricsRouter(deps.metrics));
@@ -37,8 +37,8 @@ export function buildApp(deps: AppDeps): express.Express {
     notifications: deps.notifications,
     requestReconciliation: (reason) => deps.requestReconciliation(reason),
   }));
-  app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, apiToken: config.API_TOKEN, validator }));
-  app.use(jobsRouter({ jobs: deps.jobs, apiToken: config.API_TOKEN, validator }));
+  app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, runs: deps.runs, apiToken: config.API_TOKEN, validator }));
+  app.use(jobsRouter({ runs: deps.runs, runControl: deps.runControl, apiToken: config.API_TOKEN, validator, bodyLimitBytes: config.BODY_LIMIT_BYTES }));
 
   app.use(routeNotFound);
   app.use(createErrorHandler(deps.logger));

@@ -17,15 +17,22 @@ import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
 import { createEnginePool, type EngineLimits } from './model/index.ts';
-import { createStudyProcessor, type ResultStage } from './pipeline/analyze-study.ts';
+import { createAnalyzeProcessor, type ResultStage } from './pipeline/analyze-study.ts';
+import { createPublishProcessor } from './pipeline/publish-run.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './pipeline/result-algorithm.ts';
 import { createResultStage } from './pipeline/result-stage.ts';
 import { loadTaskProfiles } from './pipeline/task-profiles/index.ts';
-import { createJobStore } from './queue/job-store.ts';
+import { PUBLISH_QUEUE, STUDY_QUEUE, type PublishJobData, type StudyJobData } from './queue/job-types.ts';
 import { createRedisConnection } from './queue/redis-connection.ts';
+import { createEnqueuePublish, createRunControl } from './queue/replay-runs.ts';
+import { createResultsStore } from './queue/results-store.ts';
+import { createRunReader } from './queue/run-reader.ts';
+import { createRunStore } from './queue/run-store.ts';
+import { startStageWorker, type StageProcessor, type StageWorker } from './queue/stage-worker.ts';
+import { createStudyLock } from './queue/study-lock.ts';
+import { createStudyMemory } from './queue/study-memory.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
-import { createStudyQueue } from './queue/study-queue.ts';
-import { startStudyWorker, type StudyProcessor, type StudyWorker } from './queue/study-worker.ts';
+import { createPublishQueue, createStudyQueue } from './queue/study-queue.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
 import { createReconciler } from './triggers/reconciler.ts';
@@ -43,7 +50,7 @@ export interface RunningService {
 
 export interface ServiceOverrides {
   logger?: Logger;
-  /** Replaces the model and writers stage (tests of ingest alone); by default main wires the real one. */
+  /** Replaces the model and builders (tests of ingest alone); by default main wires the real one. */
   results?: ResultStage;
   modelVersion?: string;
 }
@@ -58,11 +65,17 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const redis = createRedisConnection(config.REDIS_URL);
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
+  const retention = { retentionMs: config.RUN_RETENTION_MS, retentionCount: config.RUN_RETENTION_COUNT };
+  const runs = createRunStore(redis, prefix, retention);
+  // Study memory outlives both the runs and the unpublished outputs it points at.
+  const memory = createStudyMemory(redis, prefix, { ttlMs: Math.max(config.RUN_RETENTION_MS, config.RESULTS_TTL_MS) });
+  const outputs = createResultsStore(redis, prefix, { ttlMs: config.RESULTS_TTL_MS, maxBytes: config.RESULTS_MAX_BYTES });
   const queue = createStudyQueue(redis, prefix);
-  queue.on('error', (err) => logger.error({ err }, 'queue error'));
-  const enqueueStudy = createEnqueueStudy({
-    queue, redis, prefix, attempts: config.JOB_ATTEMPTS, backoffMs: config.JOB_BACKOFF_MS, debounceMs: config.DEBOUNCE_MS,
-  });
+  const publishQueue = createPublishQueue(redis, prefix);
+  for (const q of [queue, publishQueue]) q.on('error', (err) => logger.error({ err }, 'queue error'));
+  const enqueueStudy = createEnqueueStudy({ queue, redis, runs, memory, debounceMs: config.DEBOUNCE_MS, retention });
+  const enqueuePublish = createEnqueuePublish(publishQueue, retention);
+  const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
   const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
   const openDicomweb = dicomwebClientCache(config, logger);
   // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
@@ -73,8 +86,13 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const reconciler = fhir
     ? createReconciler({
         searchUpdatedSince: async (since) =>
-          (await searchImagingStudiesUpdatedSince(fhir, since.toISOString())).map((s) => ({ id: s.id, ...(s.meta?.lastUpdated ? { lastUpdated: s.meta.lastUpdated } : {}) })),
-        enqueueStudy, logger, initialLookbackMs: 24 * 3600 * 1000,
+          (await searchImagingStudiesUpdatedSince(fhir, since.toISOString())).map((s) => ({
+            id: s.id,
+            ...(s.meta?.versionId ? { versionId: s.meta.versionId } : {}),
+            ...(s.meta?.lastUpdated ? { lastUpdated: s.meta.lastUpdated } : {}),
+          })),
+        enqueueStudy, versions: memory, logger, initialLookbackMs: 24 * 3600 * 1000,
+        replayDeadLetters: async () => (await runControl.replayDeadLetters({ limit: 100 })).length,
       })
     : undefined;
   const requestReconciliation = (reason: string) => {
@@ -84,8 +102,10 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   };
 
   // The model and profiles load before anything listens: a bad bundle or profile file stops start-up.
-  let processor: StudyProcessor | undefined;
+  let analyze: StageProcessor<StudyJobData> | undefined;
+  let publish: StageProcessor<PublishJobData> | undefined;
   if (workerRedis) {
+    const validator = fhir ? createResourceValidator() : undefined;
     let results = overrides.results;
     let modelVersion = overrides.modelVersion ?? 'ingest-only';
     if (!results) {
@@ -99,16 +119,22 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       results = createResultStage({
         engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
         profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
-        ...(fhir ? { fhir: { client: fhir, validator: createResourceValidator() } } : {}),
+        ...(validator ? { fhir: { validator } } : {}),
       });
     }
-    processor = createStudyProcessor({
+    analyze = createAnalyzeProcessor({
       logger, fhir, openDicomweb,
       ...(config.DICOMWEB_URL ? { defaultDicomwebUrl: config.DICOMWEB_URL } : {}),
       codecs: await loadCodecs(),
       seriesRule: { modalities: config.SERIES_MODALITIES, maxInstances: config.SERIES_MAX_INSTANCES },
       modelVersion,
       results,
+      outputs, memory, runs,
+      replayPublish: (runId) => runControl.replay(runId),
+    });
+    publish = createPublishProcessor({
+      logger, openDicomweb, outputs, memory, runs,
+      ...(fhir && validator ? { fhir: { client: fhir, validator } } : {}),
     });
   }
 
@@ -116,7 +142,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   if (mode !== 'worker') {
     const app = buildApp({
       config, logger, enqueueStudy,
-      jobs: createJobStore(queue),
+      runs: createRunReader(runs, [queue, publishQueue]),
+      runControl,
       readiness: readinessChecks(config, redis, fhir, openDicomweb),
       metrics: new Registry(),
       notifications: createRedisNotificationLog(redis, prefix),
@@ -139,12 +166,25 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
     }
   }
 
-  let worker: StudyWorker | undefined;
-  if (workerRedis && processor) {
-    worker = startStudyWorker({
-      connection: workerRedis, prefix, concurrency: config.WORKER_CONCURRENCY, processor, logger,
-      onRerunRequested: async (data) => { await enqueueStudy({ study: data.study, trigger: 'reconcile' }); },
-    });
+  const workers: StageWorker[] = [];
+  if (workerRedis && analyze && publish) {
+    const common = {
+      connection: workerRedis, prefix, runs, lock: createStudyLock(redis, prefix, config.RUN_LOCK_MS), logger,
+      lockMs: config.RUN_LOCK_MS, stalledCheckMs: config.RUN_STALLED_CHECK_MS, lockRetryMs: config.STUDY_LOCK_RETRY_MS,
+    };
+    const delays = { firstDelayMs: config.RETRY_FIRST_DELAY_MS, maxDelayMs: config.RETRY_MAX_DELAY_MS };
+    workers.push(startStageWorker<StudyJobData>({
+      ...common, stage: 'analyze', queueName: STUDY_QUEUE, concurrency: config.WORKER_CONCURRENCY, processor: analyze,
+      retry: { windowMs: config.ANALYZE_RETRY_WINDOW_MS, ...delays },
+      initRun: (id, data) => ({
+        id, kind: 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt, ...(data.replayOf ? { replayOf: data.replayOf } : {}),
+      }),
+      continueTo: enqueuePublish,
+    }));
+    workers.push(startStageWorker<PublishJobData>({
+      ...common, stage: 'publish', queueName: PUBLISH_QUEUE, concurrency: config.PUBLISH_CONCURRENCY, processor: publish,
+      retry: { windowMs: config.PUBLISH_RETRY_WINDOW_MS, ...delays },
+    }));
   }
 
   return {
@@ -153,9 +193,9 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
     async stop() {
       for (const t of timers) clearInterval(t);
       await Promise.all(stoppers.map((s) => s()));
-      await worker?.close(config.SHUTDOWN_GRACE_MS);
+      await Promise.all(workers.map((w) => w.close(config.SHUTDOWN_GRACE_MS)));
       await Promise.all(closers.map((c) => c()));
-      await queue.close();
+      await Promise.all([queue.close(), publishQueue.close()]);
       await openDicomweb.closeAll();
       redis.disconnect();
       workerRedis?.disconnect();

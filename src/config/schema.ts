@@ -3,6 +3,8 @@ import { z } from 'zod';
 const url = z.url({ protocol: /^https?$/ });
 const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), url.optional());
 const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string().min(8).optional());
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
 const list = (fallback: string) =>
   z
@@ -47,9 +49,20 @@ export const configSchema = z.object({
   API_TOKEN: optionalSecret,
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   WORKER_CONCURRENCY: int(1, 64, 1),
-  JOB_ATTEMPTS: int(1, 50, 5),
-  JOB_BACKOFF_MS: int(10, 3_600_000, 5_000),
+  PUBLISH_CONCURRENCY: int(1, 64, 2),
   DEBOUNCE_MS: int(0, 3_600_000, 2_000),
+  // Runs (README "Runs, retries and recovery"): retry windows, locks, retention.
+  ANALYZE_RETRY_WINDOW_MS: int(0, 30 * DAY_MS, 6 * HOUR_MS),
+  PUBLISH_RETRY_WINDOW_MS: int(0, 30 * DAY_MS, 24 * HOUR_MS),
+  RETRY_FIRST_DELAY_MS: int(10, HOUR_MS, 5_000),
+  RETRY_MAX_DELAY_MS: int(10, DAY_MS, 15 * 60_000),
+  RUN_LOCK_MS: int(1_000, 600_000, 30_000),
+  RUN_STALLED_CHECK_MS: int(200, 600_000, 15_000),
+  STUDY_LOCK_RETRY_MS: int(10, 600_000, 5_000),
+  RUN_RETENTION_MS: int(60_000, 365 * DAY_MS, 30 * DAY_MS),
+  RUN_RETENTION_COUNT: int(10, 10_000_000, 10_000),
+  RESULTS_TTL_MS: int(60_000, 90 * DAY_MS, 7 * DAY_MS),
+  RESULTS_MAX_BYTES: int(1024 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
   SERIES_MODALITIES: list('CR,DX,CT,MR,US,MG,XA,RF,PT,NM,OT,SC,XC,OP,SM,ES,IO,PX,GM'),
   SERIES_MAX_INSTANCES: int(1, 100_000, 2_000),
   INFERENCE_WORKERS: int(1, 16, 1),

@@ -69,9 +69,9 @@ export async function findImagingStudyByUid(client: FhirClient, studyInstanceUid
   return found.find((study) => getStudyInstanceUid(study) === studyInstanceUid);
 }
 
-/** ImagingStudies changed after the instant (for reconciliation), oldest change first. */
+/** ImagingStudies changed at or after the instant (for reconciliation), oldest change first. */
 export async function searchImagingStudiesUpdatedSince(client: FhirClient, isoInstant: string, options: { maxPages?: number } = {}): Promise<WithId<ImagingStudy>[]> {
-  return client.search<ImagingStudy>('ImagingStudy', { _lastUpdated: `gt${isoInstant}`, _sort: '_lastUpdated', _count: '100' }, options);
+  return client.search<ImagingStudy>('ImagingStudy', { _lastUpdated: `ge${isoInstant}`, _sort: '_lastUpdated', _count: '100' }, options);
 }
 
 /** Normalizes an Endpoint address to a DICOMweb service base. */

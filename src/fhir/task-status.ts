@@ -21,10 +21,29 @@ export interface TaskContext {
   now?: () => Date;
 }
 
+export const BUSINESS_STATUS_SYSTEM = 'urn:unimedvl-plugin:business-status';
+
+/** The dependency a retrying run waits for. */
+export type WaitingFor = 'pacs' | 'fhir';
+
+/**
+ * - in-progress: analysing, or waiting for the PACS / FHIR server while retries go on (never a false failed);
+ * - completed: with the report, or with a note (no task profile for some modalities);
+ * - rejected: nothing this service can analyse (no image series), with the reason;
+ * - on-hold: retries stopped at the end of their window; an operator replay (or reconciliation) resumes;
+ * - failed: a permanent fault, with its code.
+ */
 export type TaskUpdate =
-  | { status: 'in-progress' }
-  | { status: 'completed'; diagnosticReportId?: string }
+  | { status: 'in-progress'; waitingFor?: WaitingFor }
+  | { status: 'completed'; diagnosticReportId?: string; noProfileModalities?: readonly string[] }
+  | { status: 'rejected'; reasonCode: string; reasonText: string }
+  | { status: 'on-hold'; errorCode: string }
   | { status: 'failed'; errorCode: string };
+
+interface Coded {
+  code: string;
+  text: string;
+}
 
 /** Query that finds the job's Task (for If-None-Exist and searches). */
 export function taskQuery(jobKey: string): string {
@@ -50,7 +69,7 @@ export function buildTask(context: TaskContext, update: TaskUpdate, existing?: T
     ...(context.patientReference ? { for: { reference: context.patientReference } } : {}),
     authoredOn: existing?.authoredOn ?? now,
     lastModified: now,
-    executionPeriod: update.status === 'in-progress' ? { start: startedAt } : { start: startedAt, end: now },
+    executionPeriod: update.status === 'in-progress' || update.status === 'on-hold' ? { start: startedAt } : { start: startedAt, end: now },
   };
   if (update.status === 'completed' && update.diagnosticReportId) {
     task.output = [
@@ -60,13 +79,49 @@ export function buildTask(context: TaskContext, update: TaskUpdate, existing?: T
       },
     ];
   }
-  if (update.status === 'failed') {
-    // The error code only: failure reasons never carry patient data or model text.
-    const code = /^[A-Z][A-Z0-9_]{0,63}$/.test(update.errorCode) ? update.errorCode : 'INTERNAL';
-    task.statusReason = { coding: [{ system: ERROR_CODE_SYSTEM, code }], text: code };
-    task.businessStatus = { coding: [{ system: ERROR_CODE_SYSTEM, code }], text: code };
-  }
+  const reason = statusReasonOf(update);
+  if (reason) task.statusReason = { coding: [{ system: ERROR_CODE_SYSTEM, code: reason.code }], text: reason.text };
+  const business = businessStatusOf(update);
+  if (business) task.businessStatus = { coding: [{ system: business.system, code: business.code }], text: business.text };
   return task;
+}
+
+/** The error code only: failure reasons never carry patient data or model text. */
+function safeCode(code: string): string {
+  return /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'INTERNAL';
+}
+
+function statusReasonOf(update: TaskUpdate): Coded | undefined {
+  switch (update.status) {
+    case 'failed':
+    case 'on-hold':
+      return { code: safeCode(update.errorCode), text: safeCode(update.errorCode) };
+    case 'rejected':
+      return { code: safeCode(update.reasonCode), text: update.reasonText };
+    default:
+      return undefined;
+  }
+}
+
+function businessStatusOf(update: TaskUpdate): (Coded & { system: string }) | undefined {
+  const business = (code: string, text: string) => ({ system: BUSINESS_STATUS_SYSTEM, code, text });
+  switch (update.status) {
+    case 'in-progress':
+      if (update.waitingFor === 'pacs') return business('waiting-for-pacs', 'Waiting for PACS: retrying');
+      if (update.waitingFor === 'fhir') return business('waiting-for-fhir', 'Waiting for FHIR server: retrying');
+      return business('analysing', 'Analysing');
+    case 'completed':
+      if (!update.noProfileModalities?.length) return undefined;
+      return business('no-task-profile', `No task profile for modalities: ${update.noProfileModalities.join(', ')}`);
+    case 'on-hold':
+      return business('dead-letter', `Retries stopped (${safeCode(update.errorCode)}): waiting for an operator replay`);
+    case 'failed': {
+      const code = safeCode(update.errorCode);
+      return { system: ERROR_CODE_SYSTEM, code, text: code };
+    }
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -80,12 +135,22 @@ export async function setTaskStatus(client: FhirClient, context: TaskContext, up
   return client.update<Task>({ ...buildTask(context, update, current), id: current.id });
 }
 
-export function markTaskInProgress(client: FhirClient, context: TaskContext): Promise<WithId<Task>> {
-  return setTaskStatus(client, context, { status: 'in-progress' });
+export function markTaskInProgress(client: FhirClient, context: TaskContext, waiting: { waitingFor?: WaitingFor } = {}): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'in-progress', ...waiting });
 }
 
-export function markTaskCompleted(client: FhirClient, context: TaskContext, result: { diagnosticReportId?: string } = {}): Promise<WithId<Task>> {
+export function markTaskCompleted(
+  client: FhirClient, context: TaskContext, result: { diagnosticReportId?: string; noProfileModalities?: readonly string[] } = {},
+): Promise<WithId<Task>> {
   return setTaskStatus(client, context, { status: 'completed', ...result });
+}
+
+export function markTaskRejected(client: FhirClient, context: TaskContext, reason: { reasonCode: string; reasonText: string }): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'rejected', ...reason });
+}
+
+export function markTaskOnHold(client: FhirClient, context: TaskContext, hold: { errorCode: string }): Promise<WithId<Task>> {
+  return setTaskStatus(client, context, { status: 'on-hold', errorCode: hold.errorCode });
 }
 
 export function markTaskFailed(client: FhirClient, context: TaskContext, failure: { errorCode: string }): Promise<WithId<Task>> {
@@ -102,8 +167,10 @@ function sameState(task: Task, update: TaskUpdate): boolean {
   if (task.status !== update.status) return false;
   if (update.status === 'completed') {
     const wanted = update.diagnosticReportId ? `DiagnosticReport/${update.diagnosticReportId}` : undefined;
-    return task.output?.[0]?.valueReference?.reference === wanted;
+    if (task.output?.[0]?.valueReference?.reference !== wanted) return false;
   }
-  if (update.status === 'failed') return task.businessStatus?.coding?.[0]?.code === update.errorCode;
-  return true;
+  const business = businessStatusOf(update);
+  const reason = statusReasonOf(update);
+  return task.businessStatus?.coding?.[0]?.code === business?.code && task.businessStatus?.text === business?.text
+    && task.statusReason?.coding?.[0]?.code === reason?.code && task.statusReason?.text === reason?.text;
 }

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
-import type { JobStore } from '../queue/job-view.ts';
+import type { RunControl, RunReader } from '../queue/run-view.ts';
 import type { Dependency } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { EnqueueStudy } from '../queue/study-request.ts';
@@ -17,7 +17,8 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   enqueueStudy: EnqueueStudy;
-  jobs: JobStore;
+  runs: RunReader;
+  runControl: RunControl;
   readiness: ReadinessCheck[];
   metrics: Registry;
   notifications: NotificationLog;

@@ -1,13 +1,14 @@
 import type { RequestHandler } from 'express';
-import { Gauge, Histogram, type Registry } from 'prom-client';
-import { STUDY_QUEUE } from '../queue/job-types.ts';
-import type { JobStore } from '../queue/job-view.ts';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { RunReader } from '../queue/run-view.ts';
 import type { Logger } from '../shared/logger.ts';
 
 export const METRIC_NAMES = {
   httpDuration: 'unimedvl_http_request_duration_seconds',
   jobsByState: 'unimedvl_jobs',
   queueDepth: 'unimedvl_queue_depth',
+  runsStalled: 'unimedvl_runs_stalled_total',
+  runsDeadLetter: 'unimedvl_runs_dead_letter',
 } as const;
 
 /** States that count as "waiting to run" for the queue depth. */
@@ -19,11 +20,13 @@ export interface HttpMetrics {
 }
 
 /**
- * Registers the HTTP and queue metrics on the given registry. Job gauges are read from the job store
- * when Prometheus scrapes, so they cost nothing in between. Calling it twice on one registry reuses the
- * metrics already there.
+ * Registers the HTTP, queue and run metrics on the given registry. Queue and run figures are read from
+ * Redis when Prometheus scrapes (they are shared by every process on one Redis), so they cost nothing in
+ * between. Calling it twice on one registry reuses the metrics already there.
  */
-export function registerHttpMetrics(registry: Registry, jobs: Pick<JobStore, 'countsByState'>, logger?: Logger): HttpMetrics {
+export function registerHttpMetrics(
+  registry: Registry, runs: Pick<RunReader, 'queueCounts' | 'stalledTotal' | 'deadLetterCount'>, logger?: Logger,
+): HttpMetrics {
   const duration = existing<Histogram<'method' | 'route' | 'status_code'>>(registry, METRIC_NAMES.httpDuration) ??
     new Histogram({
       name: METRIC_NAMES.httpDuration,
@@ -33,11 +36,12 @@ export function registerHttpMetrics(registry: Registry, jobs: Pick<JobStore, 'co
       registers: [registry],
     });
 
-  const readCounts = async (): Promise<Record<string, number> | undefined> => {
+  // Each figure is read on its own: one missing (Redis down) drops that series instead of reporting 0.
+  const read = async <T>(what: () => Promise<T>): Promise<T | undefined> => {
     try {
-      return await jobs.countsByState();
+      return await what();
     } catch (err) {
-      logger?.warn({ err }, 'job counts unavailable for metrics');
+      logger?.warn({ err }, 'queue figures unavailable for metrics');
       return undefined;
     }
   };
@@ -45,27 +49,57 @@ export function registerHttpMetrics(registry: Registry, jobs: Pick<JobStore, 'co
   if (!existing(registry, METRIC_NAMES.jobsByState)) {
     new Gauge({
       name: METRIC_NAMES.jobsByState,
-      help: 'Study analysis jobs by state',
-      labelNames: ['state'],
+      help: 'BullMQ jobs by queue (study-analysis, study-publish) and state',
+      labelNames: ['queue', 'state'],
       registers: [registry],
       async collect() {
         this.reset();
-        const counts = await readCounts();
-        for (const [state, count] of Object.entries(counts ?? {})) this.set({ state }, count);
+        const counts = await read(() => runs.queueCounts());
+        for (const [queue, byState] of Object.entries(counts ?? {})) {
+          for (const [state, count] of Object.entries(byState)) this.set({ queue, state }, count);
+        }
       },
     });
   }
   if (!existing(registry, METRIC_NAMES.queueDepth)) {
     new Gauge({
       name: METRIC_NAMES.queueDepth,
-      help: 'Study analysis jobs waiting to run (waiting, prioritized, delayed)',
-      // Labelled so that an unknown depth (job store down) drops the series instead of reporting 0.
+      help: 'Jobs waiting to run (waiting, prioritized, delayed) by queue',
       labelNames: ['queue'],
       registers: [registry],
       async collect() {
         this.reset();
-        const counts = await readCounts();
-        if (counts) this.set({ queue: STUDY_QUEUE }, QUEUED_STATES.reduce((sum, state) => sum + (counts[state] ?? 0), 0));
+        const counts = await read(() => runs.queueCounts());
+        for (const [queue, byState] of Object.entries(counts ?? {})) {
+          this.set({ queue }, QUEUED_STATES.reduce((sum, state) => sum + (byState[state] ?? 0), 0));
+        }
+      },
+    });
+  }
+  if (!existing(registry, METRIC_NAMES.runsStalled)) {
+    new Counter({
+      name: METRIC_NAMES.runsStalled,
+      help: 'Run attempts found stalled (their worker died or stopped renewing its lock) and put back in the queue',
+      // Labelled (by run kind) so that an unknown figure drops the series instead of reporting 0.
+      labelNames: ['kind'],
+      registers: [registry],
+      async collect() {
+        const total = await read(() => runs.stalledTotal());
+        this.reset();
+        if (total !== undefined) this.inc({ kind: 'analysis' }, total);
+      },
+    });
+  }
+  if (!existing(registry, METRIC_NAMES.runsDeadLetter)) {
+    new Gauge({
+      name: METRIC_NAMES.runsDeadLetter,
+      help: 'Runs whose retry window ended on a transient fault, waiting for a replay',
+      labelNames: ['kind'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const count = await read(() => runs.deadLetterCount());
+        if (count !== undefined) this.set({ kind: 'analysis' }, count);
       },
     });
   }

@@ -45,7 +45,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics (HTTP durations, jobs by state, queue depth, and whatever else is in the registry). */
+        /** Prometheus metrics (HTTP durations, jobs by queue and state, queue depth, stalled runs, dead-lettered runs). */
         get: operations["getMetrics"];
         put?: never;
         post?: never;
@@ -145,6 +145,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/studies/{studyInstanceUid}/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description DICOM Study Instance UID. */
+                studyInstanceUid: components["parameters"]["StudyInstanceUid"];
+            };
+            cookie?: never;
+        };
+        /** A study's runs, newest first (runs whose study is not yet resolved appear once a worker has read it). */
+        get: operations["listStudyRuns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jobs": {
         parameters: {
             query?: never;
@@ -152,10 +172,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Jobs, newest first, optionally filtered by state. */
+        /** Runs, newest first, filtered by state, error code, modality, study, kind and creation time. */
         get: operations["listJobs"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replays dead-lettered runs, oldest first, optionally only those with one error code.
+         * @description Each run is replayed from the stage that failed: a run whose analysis outputs are still kept
+         *     publishes again (same run, no model time); any other is analysed again as a new run.
+         */
+        post: operations["retryJobs"];
         delete?: never;
         options?: never;
         head?: never;
@@ -171,10 +212,33 @@ export interface paths {
             };
             cookie?: never;
         };
-        /** One job's state, progress, attempts and failure code. */
+        /** One run with its state, stages, attempts, events and results. */
         get: operations["getJob"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jobs/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replays a failed or dead-lettered run from the stage that failed. No body is read.
+         * @description Publish only (same run, fresh retry window, no model time) when the run's analysis outputs are
+         *     still kept; otherwise the study is analysed again as a new run (`jobId`), with `replayOf` set.
+         */
+        post: operations["retryJob"];
         delete?: never;
         options?: never;
         head?: never;
@@ -188,10 +252,27 @@ export interface components {
         DicomUid: string;
         FhirId: string;
         JobId: string;
+        ErrorCode: string;
+        /**
+         * @description queued (waiting to start a stage: debounce, another run of the study, a replay), running, retrying
+         *     (a transient fault; the next attempt is scheduled within the stage's window), completed, failed
+         *     (a permanent fault), dead-letter (the retry window ended on a transient fault; replayable).
+         * @enum {string}
+         */
+        RunState: "queued" | "running" | "retrying" | "completed" | "failed" | "dead-letter";
         /** @enum {string} */
-        JobState: "waiting" | "delayed" | "active" | "completed" | "failed" | "prioritized" | "waiting-children" | "unknown";
+        RunStage: "analyze" | "publish";
         /** @enum {string} */
-        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli";
+        RunKind: "analysis";
+        /**
+         * @description published; unchanged (the same input was already analysed: `resultsOf` names that run);
+         *     superseded (a newer run of the same result identity was analysed first); no-image-series (Task
+         *     rejected with the reason); no-matching-profile (Task completed naming the modalities).
+         * @enum {string}
+         */
+        RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile";
+        /** @enum {string} */
+        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli" | "replay";
         OperationOutcome: {
             /** @constant */
             resourceType: "OperationOutcome";
@@ -226,49 +307,142 @@ export interface components {
         };
         EnqueueResult: {
             jobId: components["schemas"]["JobId"];
-            /** @description false when an equivalent job was already waiting and this request was folded into it. */
+            /** @description false when the request was folded into a run of the study that was already waiting or active. */
             created: boolean;
-            /** @description true when the study's job was running; it runs once more when the current run ends. */
+            /**
+             * @description true when the study's run (jobId) was active: one more run follows when it ends (listed under
+             *     GET /studies/{studyInstanceUid}/runs).
+             */
             rerunScheduled: boolean;
         };
         StudyJobProgress: {
             stage: string;
             percent: number;
         };
-        AttemptRecord: {
+        RunAttempt: {
+            stage: components["schemas"]["RunStage"];
             attempt: number;
             /** Format: date-time */
             startedAt: string;
             /** Format: date-time */
-            endedAt: string;
-            /** @enum {string} */
-            outcome: "completed" | "failed";
-            errorCode?: string;
+            endedAt: string | null;
+            durationMs: number | null;
+            /**
+             * @description stalled = its worker died (or stopped renewing its lock) before it ended.
+             * @enum {string}
+             */
+            outcome: "running" | "completed" | "failed" | "stalled";
+            errorCode?: components["schemas"]["ErrorCode"];
             retryable?: boolean;
+            /** Format: date-time */
+            nextAttemptAt?: string;
+            /** @description host:pid of the process that ran it. */
+            worker: string;
+            /** @description Wall time per step of this attempt; publish attempts have no `model` entry (they never run the model). */
+            timingsMs?: {
+                [key: string]: number;
+            };
+            /** @description Calls into the model engine during this attempt. */
+            engineCalls?: number;
+            /** @description When the attempt held the study lock, on the Redis server's clock (microseconds since the epoch). */
+            lock?: {
+                fromUs: number;
+                toUs: number | null;
+            };
         };
-        JobView: {
+        RunEvent: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            type: "lock-wait" | "stalled" | "handed-back" | "dead-lettered" | "replayed" | "lock-lost";
+            stage?: components["schemas"]["RunStage"];
+            errorCode?: components["schemas"]["ErrorCode"];
+            runId?: components["schemas"]["JobId"];
+        };
+        StageSummary: {
+            stage: components["schemas"]["RunStage"];
+            attempts: number;
+            /** Format: date-time */
+            startedAt: string | null;
+            /** Format: date-time */
+            endedAt: string | null;
+            /** @description Time its attempts took (waiting between attempts not included). */
+            durationMs: number;
+            lastErrorCode: string | null;
+        };
+        SeriesSummary: {
+            /** @description Hash of the Series Instance UID. */
+            seriesKey: string;
+            modality: string;
+            instances: number;
+            frames: number;
+            bytes: number;
+            rows: number;
+            columns: number;
+            transferSyntaxes: string[];
+        };
+        RunResults: {
+            tasks: number;
+            dicomObjects: {
+                role: string;
+                outcome: string;
+            }[];
+            diagnosticReport?: string;
+            task?: string;
+        };
+        /** @description One run; ids, hashes, codes, counts and times only (no patient data, no raw UIDs). */
+        Run: {
             id: components["schemas"]["JobId"];
-            state: components["schemas"]["JobState"];
+            kind: components["schemas"]["RunKind"];
             trigger: components["schemas"]["TriggerSource"];
-            progress: components["schemas"]["StudyJobProgress"] | null;
-            attemptsMade: number;
+            state: components["schemas"]["RunState"];
+            stage: components["schemas"]["RunStage"];
+            outcome: components["schemas"]["RunOutcome"] | null;
             /** @description Stable error code of the last failure. */
-            failureCode: string | null;
-            attempts: components["schemas"]["AttemptRecord"][];
+            errorCode: string | null;
+            retryable: boolean | null;
+            /** @description Hash of the Study Instance UID, once known. */
+            studyKey: string | null;
+            modalities: string[];
+            /** @description Modalities of image series that no task profile matched. */
+            unmatchedModalities: string[];
+            /** @description Hash of study, series and instance UIDs, model version and task profiles. */
+            inputIdentity: string | null;
+            /** @description The result identity (study + task + model version) the results are keyed by. */
+            jobKey: string | null;
+            /** @description For an unchanged run, the run whose results stand. */
+            resultsOf: string | null;
+            replayOf: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
-            processedAt: string | null;
+            startedAt: string | null;
             /** Format: date-time */
-            finishedAt: string | null;
-            result: {
-                [key: string]: unknown;
-            } | null;
+            endedAt: string | null;
+            progress: components["schemas"]["StudyJobProgress"] | null;
+            series: components["schemas"]["SeriesSummary"][];
+            results: components["schemas"]["RunResults"] | null;
+            attempts: components["schemas"]["RunAttempt"][];
+            events: components["schemas"]["RunEvent"][];
+            stages: components["schemas"]["StageSummary"][];
         };
-        JobList: {
-            jobs: components["schemas"]["JobView"][];
+        RunList: {
+            jobs: components["schemas"]["Run"][];
             limit: number;
             offset: number;
+        };
+        ReplayResult: {
+            jobId: components["schemas"]["JobId"];
+            replayed: components["schemas"]["JobId"];
+            stage: components["schemas"]["RunStage"];
+        };
+        BulkReplayRequest: {
+            errorCode?: components["schemas"]["ErrorCode"];
+            /** @default 50 */
+            limit: number;
+        };
+        BulkReplayResult: {
+            replayed: components["schemas"]["ReplayResult"][];
         };
         Health: {
             /** @constant */
@@ -303,6 +477,15 @@ export interface components {
         };
         /** @description Not found. */
         Error404: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/fhir+json": components["schemas"]["OperationOutcome"];
+            };
+        };
+        /** @description The run is not in a state this operation applies to. */
+        Error409: {
             headers: {
                 [name: string]: unknown;
             };
@@ -376,6 +559,9 @@ export interface components {
         };
     };
     parameters: {
+        Limit: number;
+        Offset: number;
+        RunStateFilter: components["schemas"]["RunState"];
         /** @description DICOM Study Instance UID. */
         StudyInstanceUid: components["schemas"]["DicomUid"];
         JobId: components["schemas"]["JobId"];
@@ -578,12 +764,52 @@ export interface operations {
             503: components["responses"]["Error503"];
         };
     };
+    listStudyRuns: {
+        parameters: {
+            query?: {
+                state?: components["parameters"]["RunStateFilter"];
+                limit?: components["parameters"]["Limit"];
+                offset?: components["parameters"]["Offset"];
+            };
+            header?: never;
+            path: {
+                /** @description DICOM Study Instance UID. */
+                studyInstanceUid: components["parameters"]["StudyInstanceUid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of the study's runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunList"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
     listJobs: {
         parameters: {
             query?: {
-                state?: components["schemas"]["JobState"];
-                limit?: number;
-                offset?: number;
+                state?: components["parameters"]["RunStateFilter"];
+                errorCode?: components["schemas"]["ErrorCode"];
+                modality?: string;
+                /** @description Study Instance UID; the same as GET /studies/{studyInstanceUid}/runs. */
+                study?: components["schemas"]["DicomUid"];
+                kind?: components["schemas"]["RunKind"];
+                /** @description Runs created at or after this instant. */
+                from?: string;
+                /** @description Runs created at or before this instant. */
+                to?: string;
+                limit?: components["parameters"]["Limit"];
+                offset?: components["parameters"]["Offset"];
             };
             header?: never;
             path?: never;
@@ -591,17 +817,47 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page of jobs. */
+            /** @description One page of runs. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobList"];
+                    "application/json": components["schemas"]["RunList"];
                 };
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    retryJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["BulkReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description The runs replayed (possibly none). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkReplayResult"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
         };
@@ -617,18 +873,47 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The job. */
+            /** @description The run. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JobView"];
+                    "application/json": components["schemas"]["Run"];
                 };
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
             404: components["responses"]["Error404"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    retryJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Replayed. */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayResult"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
         };

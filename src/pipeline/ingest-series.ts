@@ -28,8 +28,10 @@ export async function ingestSeries(
   studyUid: string,
   seriesUid: string,
   signal: AbortSignal,
+  /** The series' WADO-RS metadata when already fetched (the analyse stage reads it first to plan). */
+  prefetchedMetadata?: DicomJsonDataset[],
 ): Promise<IngestedSeries> {
-  const metadata = await client.retrieveSeriesMetadata(studyUid, seriesUid, { signal });
+  const metadata = prefetchedMetadata ?? await client.retrieveSeriesMetadata(studyUid, seriesUid, { signal });
   const instances: DecodedInstance[] = [];
   const transferSyntaxes = new Set<string>();
   let bytes = 0;

@@ -9,6 +9,8 @@ export interface ResolvedStudy {
   dicomwebBaseUrl: string;
   /** Present when the study is known to the FHIR server: status and results are written there. */
   imagingStudyId?: string;
+  /** ImagingStudy.meta.versionId as read (reconciliation remembers which versions ran). */
+  imagingStudyVersion?: string;
   patientReference?: string;
   seriesDicomwebBaseUrls?: Record<string, string>;
 }
@@ -37,6 +39,7 @@ export async function resolveStudy(
     studyInstanceUid,
     dicomwebBaseUrl,
     ...(location ? { imagingStudyId: location.imagingStudy.id } : {}),
+    ...(location?.imagingStudy.meta?.versionId ? { imagingStudyVersion: location.imagingStudy.meta.versionId } : {}),
     ...(location?.patientReference ? { patientReference: location.patientReference } : {}),
     ...(location?.seriesDicomwebBaseUrls ? { seriesDicomwebBaseUrls: location.seriesDicomwebBaseUrls } : {}),
   };

@@ -1,8 +1,11 @@
 // Job data holds ids only: the worker re-reads everything it needs from the FHIR server and the PACS.
 
+/** Queue of the analyse stage (resolve, retrieve, model, build; outputs persisted). */
 export const STUDY_QUEUE = 'study-analysis';
+/** Queue of the publish stage (STOW, FHIR, Task); its workers need no model. */
+export const PUBLISH_QUEUE = 'study-publish';
 
-export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli';
+export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli' | 'replay';
 
 /** What a trigger knows about a study. At least one of the two ids is set. */
 export interface StudyReference {
@@ -12,27 +15,25 @@ export interface StudyReference {
   studyInstanceUid?: string;
 }
 
-export interface StudyJobData {
+/** Shared by both stages' jobs. */
+export interface StageJobData {
+  /** When this stage's retry window opened (ms since epoch); set by the first attempt, reset by a replay. */
+  windowStartedAt?: number;
+}
+
+/** The analyse job; its BullMQ job id is the run id. */
+export interface StudyJobData extends StageJobData {
   study: StudyReference;
   trigger: TriggerSource;
-  /** ISO time the trigger fired (for queue-wait metrics). */
+  /** ISO time the trigger fired (for queue-wait metrics and content dates). */
   requestedAt: string;
+  /** The run this one replays, if any. */
+  replayOf?: string;
 }
 
-/** Progress reported by the processor; `stage` names one of the pipeline's steps. */
-export interface StudyJobProgress {
-  stage: string;
-  percent: number;
-}
-
-/** Per-attempt history kept on the job, so a failed job says what happened each time. */
-export interface AttemptRecord {
-  attempt: number;
-  startedAt: string;
-  endedAt: string;
-  outcome: 'completed' | 'failed';
-  errorCode?: string;
-  retryable?: boolean;
+/** The publish job of a run (job id `<runId>-publish`): everything else is in the persisted outputs. */
+export interface PublishJobData extends StageJobData {
+  runId: string;
 }
 
 export interface SeriesSummary {
@@ -45,12 +46,4 @@ export interface SeriesSummary {
   rows: number;
   columns: number;
   transferSyntaxes: string[];
-}
-
-export interface StudyJobResult {
-  series: SeriesSummary[];
-  timingsMs: Record<string, number>;
-  /** The result identity (study + task + model version), as written into FHIR identifiers. */
-  jobKey?: string;
-  outputs?: Record<string, unknown>;
 }

@@ -1,69 +1,62 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { EnqueueResult, StudyRequest } from './study-request.ts';
+import { hashStudyUid } from '../shared/uids.ts';
 import type { StudyJobData } from './job-types.ts';
-import { studyJobId } from './study-job-id.ts';
-import { rerunFlagKey, type StudyQueue } from './study-queue.ts';
+import { dedupIdFor, newRunId } from './run-id.ts';
+import type { RunStore } from './run-store.ts';
+import type { StudyMemory } from './study-memory.ts';
+import type { EnqueueResult, StudyRequest } from './study-request.ts';
+import { stageJobOptions, type StudyQueue } from './study-queue.ts';
 
 export interface StudyProducerOptions {
   queue: StudyQueue;
+  /** The queue's Redis (to see whether BullMQ kept a request as the next run). */
   redis: Redis;
-  prefix: string;
-  attempts: number;
-  backoffMs: number;
-  /** Delay before a new job may start, so a burst of notifications about one study becomes one run. */
+  runs: RunStore;
+  memory: StudyMemory;
+  /** Delay before a new run may start, so a burst of notifications about one study becomes one run. */
   debounceMs: number;
+  retention: { retentionMs: number; retentionCount: number };
+  now?: () => number;
 }
 
 /**
- * The single entry for every trigger. One job per study at a time:
- * - waiting or delayed: the request folds into it;
- * - active: a flag asks the worker to run the study once more when the current run ends;
- * - completed or failed: the study may have changed since, so the old record is replaced by a new job.
+ * The single entry for every trigger: a new run, folded by BullMQ's deduplication into the study's
+ * waiting run if there is one; while the study's run is active, BullMQ keeps this request and starts
+ * it as the next run when the active one ends (`keepLastIfActive`: at most one waiting per study).
  */
 export function createEnqueueStudy(options: StudyProducerOptions) {
-  const { queue, redis, prefix } = options;
+  const now = options.now ?? Date.now;
   return async function enqueueStudy(request: StudyRequest): Promise<EnqueueResult> {
-    const jobId = studyJobId(request.study);
-    for (let attempt = 0; attempt < 5; attempt += 1) {
-      const state = await queue.getJobState(jobId);
-      if (state === 'active') {
-        const flag = rerunFlagKey(prefix, jobId);
-        await redis.set(flag, '1', 'EX', 24 * 3600);
-        // The run may have ended between the state read and the flag: then nobody would take the flag.
-        if ((await queue.getJobState(jobId)) === 'active') return { jobId, created: false, rerunScheduled: true };
-        await redis.del(flag);
-        continue;
-      }
-      if (state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children') {
-        return { jobId, created: false, rerunScheduled: false };
-      }
-      if (state === 'completed' || state === 'failed') {
-        // Fails harmlessly when a concurrent request removed it first or a worker holds it.
-        await queue.remove(jobId).catch(() => 0);
-        continue;
-      }
-      const requestId = randomUUID();
-      const data: StudyJobData & { requestId: string } = {
-        study: request.study,
-        trigger: request.trigger,
-        requestedAt: new Date().toISOString(),
-        requestId,
-      };
-      await queue.add('analyze-study', data, {
-        jobId,
-        delay: options.debounceMs,
-        attempts: options.attempts,
-        backoff: { type: 'exponential', delay: options.backoffMs },
-        removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-        removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
+    const { study } = request;
+    // A notification's own Study Instance UID is not trusted: with an ImagingStudy id, only the alias
+    // learned from FHIR_URL names the study. API and poller UIDs come from trusted callers.
+    const studyKey = study.imagingStudyId !== undefined
+      ? await options.memory.studyKeyOf(study.imagingStudyId)
+      : study.studyInstanceUid !== undefined ? hashStudyUid(study.studyInstanceUid) : undefined;
+    const runId = newRunId(now());
+    const requestedAt = new Date(now()).toISOString();
+    const data: StudyJobData = { study, trigger: request.trigger, requestedAt, ...(request.replayOf ? { replayOf: request.replayOf } : {}) };
+    const dedupId = dedupIdFor(studyKey, study.imagingStudyId);
+    const job = await options.queue.add('analyze-study', data, {
+      ...stageJobOptions(options.retention),
+      jobId: runId,
+      delay: options.debounceMs,
+      deduplication: { id: dedupId, keepLastIfActive: true },
+    });
+    if (job.id === runId) {
+      await options.runs.create({
+        id: runId, kind: 'analysis', trigger: request.trigger, study, createdAt: requestedAt,
+        ...(studyKey ? { studyKey } : {}), ...(request.replayOf ? { replayOf: request.replayOf } : {}),
       });
-      // An add with an existing id is a no-op: the stored data tells whether ours won.
-      const stored = await queue.getJob(jobId);
-      const created = (stored?.data as { requestId?: string } | undefined)?.requestId === requestId;
-      return { jobId, created, rerunScheduled: false };
+      return { jobId: runId, created: true, rerunScheduled: false };
     }
-    // The job kept changing state under us; it exists in some state, which is what the caller needs.
-    return { jobId, created: false, rerunScheduled: false };
+    // Folded: into a waiting run, or kept by BullMQ as the next run of an active one (its "dedup next"
+    // record, `dn:<id>`; no public getter exists). When the active run ended meanwhile, the next one may
+    // already be a job, under our id if we were the last to ask.
+    const existing = job.id ?? runId;
+    const nextPending = async () =>
+      (await options.queue.getJob(runId)) !== undefined
+        || (await options.redis.exists(options.queue.toKey(`dn:${dedupId}`))) === 1;
+    return { jobId: existing, created: false, rerunScheduled: await nextPending() };
   };
 }

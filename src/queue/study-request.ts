@@ -4,13 +4,16 @@ import type { StudyReference, TriggerSource } from './job-types.ts';
 export interface StudyRequest {
   study: StudyReference;
   trigger: TriggerSource;
+  /** Set by a replay: the run this one repeats. */
+  replayOf?: string;
 }
 
 export interface EnqueueResult {
+  /** The run that will handle the request (a new one, or the one it was folded into). */
   jobId: string;
-  /** false when an equivalent job was already waiting and this request was folded into it. */
+  /** false when an equivalent run was already waiting and this request was folded into it. */
   created: boolean;
-  /** true when the study's job was running: it will run once more when the current run ends. */
+  /** true when the study's run was active: one more run follows when it ends (see the study's runs). */
   rerunScheduled: boolean;
 }
 

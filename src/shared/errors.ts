@@ -89,7 +89,7 @@ export class JobNotFoundError extends AppError {
   readonly httpStatus = 404;
   readonly issueType = 'not-found';
   constructor(options: AppErrorOptions = {}) {
-    super('No job with this id', options);
+    super('No run with this id', options);
   }
 }
 
@@ -275,6 +275,54 @@ export class FhirResourceInvalidError extends AppError {
   readonly issueType = 'invalid';
   constructor(options: AppErrorOptions = {}) {
     super('A FHIR result resource failed profile validation and was not sent', options);
+  }
+}
+
+// --- runs ----------------------------------------------------------------------------------------
+
+export class ResultsTooLargeError extends AppError {
+  readonly code = 'RESULTS_TOO_LARGE';
+  readonly httpStatus = 500;
+  readonly issueType = 'too-costly';
+  constructor(options: AppErrorOptions = {}) {
+    super('The analysis outputs are larger than RESULTS_MAX_BYTES and were not kept', { ...options, detail: options.detail ?? 'RESULTS_MAX_BYTES' });
+  }
+}
+
+export class ResultsMissingError extends AppError {
+  readonly code = 'RESULTS_MISSING';
+  readonly httpStatus = 410;
+  readonly issueType = 'not-found';
+  constructor(options: AppErrorOptions = {}) {
+    super('The persisted analysis outputs of this run are gone (expired); replay the run to analyse again', options);
+  }
+}
+
+export class RunStalledError extends AppError {
+  readonly code = 'RUN_STALLED';
+  readonly httpStatus = 500;
+  readonly issueType = 'exception';
+  constructor(options: AppErrorOptions = {}) {
+    super('The run stopped with its worker more often than allowed', options);
+  }
+}
+
+export class StudyLockLostError extends AppError {
+  readonly code = 'STUDY_LOCK_LOST';
+  readonly httpStatus = 503;
+  readonly issueType = 'transient';
+  override readonly retryable = true;
+  constructor(options: AppErrorOptions = {}) {
+    super('The run lost its study lock', options);
+  }
+}
+
+export class RunNotReplayableError extends AppError {
+  readonly code = 'RUN_NOT_REPLAYABLE';
+  readonly httpStatus = 409;
+  readonly issueType = 'conflict';
+  constructor(options: AppErrorOptions = {}) {
+    super('Only failed or dead-lettered runs can be replayed', options);
   }
 }
 

@@ -1,10 +1,23 @@
 import type { Logger } from '../shared/logger.ts';
 import type { EnqueueStudy } from '../queue/study-request.ts';
 
+export interface ReconciledStudy {
+  id: string;
+  versionId?: string;
+  lastUpdated?: string;
+}
+
 export interface ReconcilerOptions {
-  /** ImagingStudies changed after an instant (a FHIR search on _lastUpdated, oldest first), injected by main.ts. */
-  searchUpdatedSince(since: Date): Promise<{ id: string; lastUpdated?: string }[]>;
+  /** ImagingStudies changed at or after an instant (a FHIR search on _lastUpdated, oldest first), injected by main.ts. */
+  searchUpdatedSince(since: Date): Promise<ReconciledStudy[]>;
   enqueueStudy: EnqueueStudy;
+  /** The ImagingStudy versions already enqueued or analysed (kept in Redis, shared by every process). */
+  versions: {
+    imagingStudyVersion(id: string): Promise<string | undefined>;
+    recordImagingStudyVersion(id: string, versionId: string): Promise<void>;
+  };
+  /** Replays runs that died retryably (dead-lettered); resolves with how many. */
+  replayDeadLetters?: () => Promise<number>;
   logger: Logger;
   /** How far back the first reconciliation looks. */
   initialLookbackMs: number;
@@ -13,8 +26,10 @@ export interface ReconcilerOptions {
 
 /**
  * Notifications are hints; reconciliation is the safety net. It runs when a notification has no focus,
- * when event numbers show a gap, and on a timer, and enqueues every study updated since the last run.
- * Runs never overlap: a request during a run schedules exactly one more.
+ * when event numbers show a gap, and on a timer. It converges: a study whose current version was
+ * already enqueued or analysed (by any trigger, before a restart too) is skipped, so an unchanged study
+ * is never enqueued again. Each run also replays runs that died retryably. Runs never overlap: a
+ * request during a run schedules exactly one more.
  */
 export function createReconciler(options: ReconcilerOptions) {
   const now = options.now ?? (() => new Date());
@@ -24,13 +39,21 @@ export function createReconciler(options: ReconcilerOptions) {
 
   async function runOnce(): Promise<number> {
     const studies = await options.searchUpdatedSince(since);
-    for (const study of studies) await options.enqueueStudy({ study: { imagingStudyId: study.id }, trigger: 'reconcile' });
-    // Advance by the server's own clock, to just before the newest change seen: a search cut off by
-    // its page limit resumes where it stopped, and local clock skew cannot skip anything.
+    let enqueued = 0;
+    for (const study of studies) {
+      if (study.versionId !== undefined && (await options.versions.imagingStudyVersion(study.id)) === study.versionId) continue;
+      await options.enqueueStudy({ study: { imagingStudyId: study.id }, trigger: 'reconcile' });
+      if (study.versionId !== undefined) await options.versions.recordImagingStudyVersion(study.id, study.versionId);
+      enqueued += 1;
+    }
+    // Advance to the newest change the server reported, by its own clock; the search includes that
+    // instant (`ge`), so a page cut off among equal timestamps resumes where it stopped, and what comes
+    // back again is skipped by its version.
     const newest = Math.max(...studies.map((s) => Date.parse(s.lastUpdated ?? '')).filter(Number.isFinite));
-    if (Number.isFinite(newest)) since = new Date(Math.max(since.getTime(), newest - 1));
-    options.logger.info({ studies: studies.length }, 'reconciliation enqueued studies');
-    return studies.length;
+    if (Number.isFinite(newest)) since = new Date(Math.max(since.getTime(), newest));
+    const replayed = options.replayDeadLetters ? await options.replayDeadLetters() : 0;
+    options.logger.info({ studies: studies.length, enqueued, replayed }, 'reconciliation done');
+    return enqueued;
   }
 
   async function loop(): Promise<number> {

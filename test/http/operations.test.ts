@@ -2,7 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { DependencyUnavailableError } from '../../src/shared/errors.ts';
-import { createTestDeps, sampleJob } from './support/fake-deps.ts';
+import { createTestDeps, sampleRun } from './support/fake-deps.ts';
 import { document, expectMatchesSpec, expectOperationOutcome } from './support/spec-response.ts';
 
 describe('GET /healthz', () => {
@@ -55,10 +55,12 @@ describe('GET /readyz', () => {
 });
 
 describe('GET /metrics', () => {
-  it('exposes request durations by route template, jobs by state and queue depth', async () => {
+  it('exposes request durations by route template, jobs by queue and state, queue depth, stalled and dead-lettered runs', async () => {
     const deps = createTestDeps();
-    deps.jobStore.jobs.push(sampleJob({ id: 'a', state: 'completed' }), sampleJob({ id: 'b', state: 'waiting' }),
-      sampleJob({ id: 'c', state: 'delayed' }), sampleJob({ id: 'd', state: 'failed' }));
+    deps.runStore.runs.push(sampleRun({ id: 'a', state: 'completed' }), sampleRun({ id: 'b', state: 'queued' }),
+      sampleRun({ id: 'c', state: 'dead-letter' }), sampleRun({ id: 'd', state: 'failed' }));
+    deps.runStore.stalled = 2;
+    deps.runStore.queues = { 'study-analysis': { completed: 1, failed: 1, waiting: 1, delayed: 1 }, 'study-publish': { delayed: 3, active: 1 } };
     const app = buildApp(deps);
     await request(app).get('/jobs/a').expect(200);
     await request(app).get('/jobs/zzz').expect(404);
@@ -70,18 +72,24 @@ describe('GET /metrics', () => {
     expect(res.text).toMatch(/unimedvl_http_request_duration_seconds_count\{method="GET",route="\/jobs\/\{id\}",status_code="404"\} 1/);
     expect(res.text).toMatch(/route="unmatched",status_code="404"/);
     expect(res.text).not.toContain('zzz');
-    expect(res.text).toMatch(/unimedvl_jobs\{state="completed"\} 1/);
-    expect(res.text).toMatch(/unimedvl_jobs\{state="failed"\} 1/);
+    expect(res.text).toMatch(/unimedvl_jobs\{queue="study-analysis",state="completed"\} 1/);
+    expect(res.text).toMatch(/unimedvl_jobs\{queue="study-analysis",state="failed"\} 1/);
     expect(res.text).toMatch(/unimedvl_queue_depth\{queue="study-analysis"\} 2/);
+    expect(res.text).toMatch(/unimedvl_queue_depth\{queue="study-publish"\} 3/);
+    expect(res.text).toMatch(/unimedvl_runs_stalled_total\{kind="analysis"\} 2/);
+    expect(res.text).toMatch(/# TYPE unimedvl_runs_stalled_total counter/);
+    expect(res.text).toMatch(/unimedvl_runs_dead_letter\{kind="analysis"\} 1/);
   });
 
   it('still answers when the job store is down', async () => {
     const deps = createTestDeps();
-    deps.jobStore.countsError = new Error('redis down');
+    deps.runStore.countsError = new Error('redis down');
     const res = await request(buildApp(deps)).get('/metrics');
     expect(res.status).toBe(200);
     expect(res.text).toContain('unimedvl_http_request_duration_seconds');
     expect(res.text).not.toMatch(/unimedvl_queue_depth\{/);
+    expect(res.text).not.toMatch(/unimedvl_runs_dead_letter\{/);
+    expect(res.text).not.toMatch(/unimedvl_runs_stalled_total\{/);
   });
 
   it('can be built twice on one registry', () => {
@@ -110,7 +118,7 @@ describe('unknown routes and unexpected errors', () => {
 
   it('answers 500 INTERNAL without the message of an unknown error, in the body or the logs', async () => {
     const deps = createTestDeps();
-    deps.jobStore.getJob = async () => { throw new Error('lookup failed for patient Ana Souza'); };
+    deps.runStore.getRun = async () => { throw new Error('lookup failed for patient Ana Souza'); };
     const res = await request(buildApp(deps)).get('/jobs/job-1');
     expect(res.status).toBe(500);
     expectMatchesSpec(res, '/jobs/{id}', 'get');
@@ -122,7 +130,7 @@ describe('unknown routes and unexpected errors', () => {
 
   it('maps an AppError thrown by a dependency to its own status', async () => {
     const deps = createTestDeps();
-    deps.jobStore.listJobs = async () => { throw new DependencyUnavailableError('redis'); };
+    deps.runStore.listRuns = async () => { throw new DependencyUnavailableError('redis'); };
     const res = await request(buildApp(deps)).get('/jobs');
     expect(res.status).toBe(503);
     expectMatchesSpec(res, '/jobs', 'get');

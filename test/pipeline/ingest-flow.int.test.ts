@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagingStudy, Task } from '@medplum/fhirtypes';
 import { startService, type RunningService } from '../../src/main.ts';
 import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
+import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
 import type { Volume } from '../../src/dicom/volume.ts';
-import type { JobView } from '../../src/queue/job-view.ts';
+import type { RunView } from '../../src/queue/run-view.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { decodeInstance, loadCodecs, readPart10, type Codecs } from '../../src/dicom/pixels/index.ts';
 import { TransferSyntaxUnsupportedError } from '../../src/shared/errors.ts';
@@ -32,9 +33,14 @@ describe('ingest flow: notification to decoded volumes', () => {
   const volumes = new Map<string, Volume[]>();
   const logLines: string[] = [];
 
-  const capture: ResultStage = async ({ study, series }) => {
-    volumes.set(study.studyInstanceUid, series.map((s) => s.volume));
-    return { outputs: {} };
+  // Stands in for the model: every series is analysed, the volumes are kept, nothing is written.
+  const capture: ResultStage = {
+    analysisVersion: 'capture',
+    tasksFor: () => [{ ...DEFAULT_TASK_PROFILES.profiles[0]!.tasks[0]!, profile: 'capture' }],
+    async analyze({ study, series }) {
+      volumes.set(study.studyInstanceUid, series.map((s) => s.volume));
+      return { dicomObjects: [], tasks: 0, engineCalls: 0 };
+    },
   };
 
   beforeAll(async () => {
@@ -47,7 +53,7 @@ describe('ingest flow: notification to decoded volumes', () => {
     });
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0',
-      JOB_ATTEMPTS: '6', JOB_BACKOFF_MS: '300', RECONCILE_INTERVAL_MS: '0', SERIES_MAX_INSTANCES: '500',
+      RETRY_FIRST_DELAY_MS: '300', RETRY_MAX_DELAY_MS: '1000', RECONCILE_INTERVAL_MS: '0', SERIES_MAX_INSTANCES: '500',
     }, { logger, results: capture });
     api = `http://127.0.0.1:${service.port}`;
   });
@@ -81,16 +87,26 @@ describe('ingest flow: notification to decoded volumes', () => {
       body: JSON.stringify({ resourceType: 'ImagingStudy', id, status: 'available', subject: { reference: 'Patient/unknown' } }),
     });
 
-  async function waitForJob(jobId: string, states: string[]): Promise<JobView> {
+  async function waitForJob(jobId: string, states: string[]): Promise<RunView> {
     for (let i = 0; i < 600; i += 1) {
       const response = await fetch(`${api}/jobs/${jobId}`);
       if (response.status === 200) {
-        const view = (await response.json()) as JobView;
+        const view = (await response.json()) as RunView;
         if (states.includes(view.state)) return view;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`job did not reach ${states.join('/')}`);
+  }
+
+  const ended = (run: RunView) => ['completed', 'failed', 'dead-letter'].includes(run.state);
+  async function studyRunsWhen(studyInstanceUid: string, done: (runs: RunView[]) => boolean): Promise<RunView[]> {
+    for (let i = 0; i < 600; i += 1) {
+      const { jobs } = (await (await fetch(`${api}/studies/${studyInstanceUid}/runs`)).json()) as { jobs: RunView[] };
+      if (done(jobs)) return jobs;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the study\'s runs did not reach the expected state');
   }
 
   async function tasksFor(imagingStudyId: string): Promise<Task[]> {
@@ -112,9 +128,9 @@ describe('ingest flow: notification to decoded volumes', () => {
     for (const sample of samples) {
       const { jobId, imagingStudyId } = jobs.get(sample.studyInstanceUid)!;
       const view = await waitForJob(jobId, ['completed', 'failed']);
-      expect(view.state, `${sample.transferSyntaxUid}: ${view.failureCode}`).toBe('completed');
+      expect(view.state, `${sample.transferSyntaxUid}: ${view.errorCode}`).toBe('completed');
       // 12-bit JPEG has no local decoder: it must have been fetched again, transcoded by the server.
-      const decodedSyntaxes = (view.result as { series: { transferSyntaxes: string[] }[] }).series[0]!.transferSyntaxes;
+      const decodedSyntaxes = view.series[0]!.transferSyntaxes;
       expect(decodedSyntaxes).toEqual([sample.name === 'JPGExtended' ? '1.2.840.10008.1.2.1' : sample.transferSyntaxUid]);
       const [volume] = volumes.get(sample.studyInstanceUid) ?? [];
       expect(volume).toBeDefined();
@@ -139,8 +155,8 @@ describe('ingest flow: notification to decoded volumes', () => {
       const response = await notify(id);
       const { jobs } = (await response.json()) as { jobs: { jobId: string }[] };
       const view = await waitForJob(jobs[0]!.jobId, ['completed', 'failed']);
-      expect(view.state, String(view.failureCode)).toBe('completed');
-      expect((view.result as { series: { frames: number }[] }).series[0]!.frames).toBe(64);
+      expect(view.state, String(view.errorCode)).toBe('completed');
+      expect(view.series[0]!.frames).toBe(64);
       decoded.push(volumes.get(variant.studyInstanceUid)![0]!);
     }
     const [reference, ...others] = decoded;
@@ -152,18 +168,22 @@ describe('ingest flow: notification to decoded volumes', () => {
     for (const other of others) expect(Buffer.from(other.pixels.buffer).equals(Buffer.from(reference!.pixels.buffer))).toBe(true);
   });
 
-  it('folds twenty concurrent duplicate notifications into one job and one Task', async () => {
+  it('folds twenty concurrent duplicate notifications into one analysed run and one Task', async () => {
     const sample = fixtures.samples.CT_small;
     await orthanc.upload([sample.path]);
     const id = await createImagingStudy(sample.studyInstanceUid);
     const responses = await Promise.all(Array.from({ length: 20 }, () => notify(id)));
     expect(responses.every((r) => r.status === 202)).toBe(true);
-    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { jobs: { jobId: string }[] }[];
-    const jobIds = new Set(bodies.flatMap((b) => b.jobs.map((j) => j.jobId)));
-    expect(jobIds.size).toBe(1);
-    const view = await waitForJob([...jobIds][0]!, ['completed', 'failed']);
-    expect(view.state).toBe('completed');
-    expect(view.attemptsMade).toBe(1);
+    const bodies = (await Promise.all(responses.map((r) => r.json()))) as { jobs: { jobId: string; rerunScheduled: boolean }[] }[];
+    // Folded into the study's run; requests that came while it was active into the one run that follows it.
+    expect(new Set(bodies.flatMap((b) => b.jobs.map((j) => j.jobId))).size).toBe(1);
+    const expected = bodies.some((b) => b.jobs[0]!.rerunScheduled) ? 2 : 1;
+    const runs = await studyRunsWhen(sample.studyInstanceUid, (list) => list.length === expected && list.every(ended));
+    const [published, ...others] = [...runs].reverse();
+    expect(published!.outcome).toBe('published');
+    expect(published!.attempts.filter((a) => a.stage === 'analyze')).toHaveLength(1);
+    // The follow-up run found the same input: no analysis, no Task change.
+    expect(others.map((r) => [r.outcome, r.resultsOf])).toEqual(others.length ? [['unchanged', published!.id]] : []);
     expect(await tasksFor(id)).toHaveLength(1);
   });
 
@@ -174,8 +194,8 @@ describe('ingest flow: notification to decoded volumes', () => {
     const response = await notify(id);
     const { jobs } = (await response.json()) as { jobs: { jobId: string }[] };
     for (let i = 0; i < 200; i += 1) {
-      const view = (await (await fetch(`${api}/jobs/${jobs[0]!.jobId}`)).json()) as JobView;
-      if (view.attempts.length >= 1) break;
+      const view = (await (await fetch(`${api}/jobs/${jobs[0]!.jobId}`)).json()) as RunView;
+      if (view.attempts.some((a) => a.outcome === 'failed')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     await orthanc.resume();
@@ -190,8 +210,8 @@ describe('ingest flow: notification to decoded volumes', () => {
     const response = await notify(id);
     const { jobs } = (await response.json()) as { jobs: { jobId: string }[] };
     const view = await waitForJob(jobs[0]!.jobId, ['failed']);
-    expect(view.failureCode).toBe('STUDY_NOT_FOUND');
-    expect(view.attemptsMade).toBe(1);
+    expect(view.errorCode).toBe('STUDY_NOT_FOUND');
+    expect(view.attempts).toHaveLength(1);
     const [task] = await tasksFor(id);
     expect(task?.status).toBe('failed');
     expect(JSON.stringify(task)).not.toContain('1.2.826.0.1.3680043.8.498.999999999');

@@ -2,26 +2,53 @@ import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { configSchema, type Config } from '../../../src/config/schema.ts';
 import type { AppDeps, ReadinessCheck } from '../../../src/http/app-deps.ts';
-import type { JobState, JobStore, JobView } from '../../../src/queue/job-view.ts';
+import type { RunFilter } from '../../../src/queue/run-record.ts';
+import type { ReplayResult, RunControl, RunReader, RunView } from '../../../src/queue/run-view.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
+import { JobNotFoundError, RunNotReplayableError } from '../../../src/shared/errors.ts';
 import type { NotificationLog } from '../../../src/triggers/notification-log.ts';
 import type { EnqueueResult, StudyRequest } from '../../../src/queue/study-request.ts';
 
-/** Jobs held in memory, newest last. */
-export class MemoryJobStore implements JobStore {
-  readonly jobs: JobView[] = [];
+/** Runs held in memory, newest first as listed. */
+export class MemoryRuns implements RunReader, RunControl {
+  readonly runs: RunView[] = [];
+  readonly replays: string[] = [];
   countsError: Error | undefined;
-  async getJob(id: string): Promise<JobView | undefined> {
-    return this.jobs.find((j) => j.id === id);
+  stalled = 0;
+  async getRun(id: string): Promise<RunView | undefined> {
+    return this.runs.find((r) => r.id === id);
   }
-  async listJobs(filter: { state?: JobState; limit: number; offset: number }): Promise<JobView[]> {
-    return this.jobs.filter((j) => !filter.state || j.state === filter.state).slice(filter.offset, filter.offset + filter.limit);
+  async listRuns(filter: RunFilter): Promise<RunView[]> {
+    return this.runs
+      .filter((r) => (!filter.state || r.state === filter.state) && (!filter.errorCode || r.errorCode === filter.errorCode)
+        && (!filter.studyKey || r.studyKey === filter.studyKey) && (!filter.modality || r.modalities.includes(filter.modality))
+        && (filter.from === undefined || Date.parse(r.createdAt) >= filter.from) && (filter.to === undefined || Date.parse(r.createdAt) <= filter.to))
+      .slice(filter.offset, filter.offset + filter.limit);
   }
-  async countsByState(): Promise<Record<string, number>> {
+  /** BullMQ job counts by queue and state, as the metrics read them. */
+  queues: Record<string, Record<string, number>> = {};
+  async queueCounts(): Promise<Record<string, Record<string, number>>> {
     if (this.countsError) throw this.countsError;
-    const counts: Record<string, number> = {};
-    for (const job of this.jobs) counts[job.state] = (counts[job.state] ?? 0) + 1;
-    return counts;
+    return this.queues;
+  }
+  async stalledTotal(): Promise<number> {
+    if (this.countsError) throw this.countsError;
+    return this.stalled;
+  }
+  async deadLetterCount(): Promise<number> {
+    if (this.countsError) throw this.countsError;
+    return this.runs.filter((r) => r.state === 'dead-letter').length;
+  }
+  async replay(id: string): Promise<ReplayResult> {
+    const run = this.runs.find((r) => r.id === id);
+    if (!run) throw new JobNotFoundError();
+    if (run.state !== 'failed' && run.state !== 'dead-letter') throw new RunNotReplayableError();
+    this.replays.push(id);
+    return { jobId: id, replayed: id, stage: run.stage };
+  }
+  async replayDeadLetters(filter: { errorCode?: string; limit: number }): Promise<ReplayResult[]> {
+    const chosen = this.runs.filter((r) => r.state === 'dead-letter' && (!filter.errorCode || r.errorCode === filter.errorCode)).slice(0, filter.limit);
+    return Promise.all(chosen.map((r) => this.replay(r.id)));
   }
 }
 
@@ -63,7 +90,7 @@ export class RecordingEnqueue {
 
 export interface TestDeps extends AppDeps {
   enqueue: RecordingEnqueue;
-  jobStore: MemoryJobStore;
+  runStore: MemoryRuns;
   log: MemoryNotificationLog;
   reconciliations: string[];
   logLines: string[];
@@ -82,39 +109,59 @@ export function createTestDeps(options: { env?: Record<string, string>; readines
     },
   });
   const enqueue = new RecordingEnqueue();
-  const jobStore = new MemoryJobStore();
+  const runStore = new MemoryRuns();
   const log = new MemoryNotificationLog();
   const reconciliations: string[] = [];
   return {
     config: testConfig(options.env),
     logger: createLogger({ level: 'debug', destination }),
     enqueueStudy: enqueue.enqueueStudy,
-    jobs: jobStore,
+    runs: runStore,
+    runControl: runStore,
     readiness: options.readiness ?? [],
     metrics: new Registry(),
     notifications: log,
     requestReconciliation: (reason) => reconciliations.push(reason),
     enqueue,
-    jobStore,
+    runStore,
     log,
     reconciliations,
     logLines,
   };
 }
 
-export function sampleJob(overrides: Partial<JobView> = {}): JobView {
+export function sampleRun(overrides: Partial<RunView> = {}): RunView {
   return {
-    id: 'job-1',
-    state: 'completed',
+    id: 'run-1764000000000-0000abcd',
+    kind: 'analysis',
     trigger: 'api',
-    progress: { stage: 'done', percent: 100 },
-    attemptsMade: 1,
-    failureCode: null,
-    attempts: [{ attempt: 1, startedAt: '2026-01-01T10:00:00.000Z', endedAt: '2026-01-01T10:01:00.000Z', outcome: 'completed' }],
+    state: 'completed',
+    stage: 'publish',
+    outcome: 'published',
+    errorCode: null,
+    retryable: null,
+    studyKey: 'a1b2c3d4e5f6a1b2c3d4e5f6',
+    modalities: ['CT'],
+    unmatchedModalities: [],
+    inputIdentity: '0123456789abcdef0123456789abcdef',
+    jobKey: '7d3c9a56-0a7e-5d7e-9f7e-0b6a1c2d3e4f',
+    resultsOf: null,
+    replayOf: null,
     createdAt: '2026-01-01T09:59:00.000Z',
-    processedAt: '2026-01-01T10:00:00.000Z',
-    finishedAt: '2026-01-01T10:01:00.000Z',
-    result: { series: [] },
+    startedAt: '2026-01-01T10:00:00.000Z',
+    endedAt: '2026-01-01T10:01:00.000Z',
+    progress: null,
+    series: [],
+    results: { tasks: 1, dicomObjects: [{ role: 'x:sr', outcome: 'stored' }], diagnosticReport: 'DiagnosticReport/1', task: 'Task/2' },
+    attempts: [
+      { stage: 'analyze', attempt: 1, startedAt: '2026-01-01T10:00:00.000Z', endedAt: '2026-01-01T10:00:50.000Z', durationMs: 50_000, outcome: 'completed', worker: 'host:1', timingsMs: { model: 49_000 }, engineCalls: 3 },
+      { stage: 'publish', attempt: 1, startedAt: '2026-01-01T10:00:55.000Z', endedAt: '2026-01-01T10:01:00.000Z', durationMs: 5_000, outcome: 'completed', worker: 'host:1', timingsMs: { 'fhir-write': 100 } },
+    ],
+    events: [],
+    stages: [
+      { stage: 'analyze', attempts: 1, startedAt: '2026-01-01T10:00:00.000Z', endedAt: '2026-01-01T10:00:50.000Z', durationMs: 50_000, lastErrorCode: null },
+      { stage: 'publish', attempts: 1, startedAt: '2026-01-01T10:00:55.000Z', endedAt: '2026-01-01T10:01:00.000Z', durationMs: 5_000, lastErrorCode: null },
+    ],
     ...overrides,
   };
 }
