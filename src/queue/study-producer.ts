@@ -51,12 +51,12 @@ export function createEnqueueStudy(options: StudyProducerOptions) {
       return { jobId: runId, created: true, rerunScheduled: false };
     }
     // Folded: into a waiting run, or kept by BullMQ as the next run of an active one (its "dedup next"
-    // record, `dn:<id>`; no public getter exists). When the active run ended meanwhile, the next one may
-    // already be a job, under our id if we were the last to ask.
+    // record, `dn:<id>`; no public getter exists). When that record is gone, the active run ended and
+    // BullMQ made the next run from it in the same step, under our id if we were the last to ask.
     const existing = job.id ?? runId;
     const nextPending = async () =>
-      (await options.queue.getJob(runId)) !== undefined
-        || (await options.redis.exists(options.queue.toKey(`dn:${dedupId}`))) === 1;
+      (await options.redis.exists(options.queue.toKey(`dn:${dedupId}`))) === 1
+        || (await options.queue.getJob(runId)) !== undefined;
     return { jobId: existing, created: false, rerunScheduled: await nextPending() };
   };
 }

@@ -19,6 +19,9 @@ export interface FhirServerOptions {
   authorize?: (authorization: string | undefined) => boolean;
 }
 
+/** Which requests an injected failure applies to: method and path below the base (`''` for the base). */
+export type RequestMatch = (request: { method: string; url: string }) => boolean;
+
 export interface RecordedRequest {
   method: string;
   /** Path below the FHIR base plus query, e.g. `Task?identifier=...`. */
@@ -34,8 +37,14 @@ export interface FhirTestServer {
   repo: MemoryRepository;
   /** Every request answered, in order (tests count POSTs, retries, auth failures). */
   requests: RecordedRequest[];
-  /** The next `count` requests (default 1) answer `status` with an OperationOutcome and do nothing. */
-  failNext(status: number, count?: number): void;
+  /**
+   * The next `count` requests (default 1) answer `status` with an OperationOutcome and do nothing; with
+   * `match`, only requests it accepts count (e.g. the transaction POST to the base).
+   */
+  failNext(status: number, count?: number, match?: RequestMatch): void;
+  /** Every request `match` accepts answers `status` until `restore()`: an outage of that part of the server. */
+  failWhile(status: number, match?: RequestMatch): void;
+  restore(): void;
   stop(): Promise<void>;
 }
 
@@ -56,7 +65,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   const router = new FhirRouter();
   const repo = new MemoryRepository();
   const requests: RecordedRequest[] = [];
-  let failures: { status: number; remaining: number } | undefined;
+  let failures: { status: number; remaining: number; match: RequestMatch } | undefined;
   // MemoryRepository has no real transactions; answering one request at a time gives the serializable
   // isolation a production server gives conditional creates, so duplicates show up as our bugs only.
   let queue: Promise<unknown> = Promise.resolve();
@@ -74,7 +83,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     const record = (status: number): void => {
       requests.push({ method: req.method, url, status });
     };
-    if (failures && failures.remaining > 0) {
+    if (failures && failures.remaining > 0 && failures.match({ method: req.method, url })) {
       failures.remaining -= 1;
       const status = failures.status;
       record(status);
@@ -130,8 +139,14 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     origin,
     repo,
     requests,
-    failNext(status: number, count = 1): void {
-      failures = { status, remaining: count };
+    failNext(status: number, count = 1, match: RequestMatch = () => true): void {
+      failures = { status, remaining: count, match };
+    },
+    failWhile(status: number, match: RequestMatch = () => true): void {
+      failures = { status, remaining: Number.POSITIVE_INFINITY, match };
+    },
+    restore(): void {
+      failures = undefined;
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
