@@ -22,16 +22,20 @@ export interface CopiedFile {
 
 /**
  * Copies `sources` into `dir` with new UIDs. With `sameSeries`, all copies share one new study and
- * series (each a new SOP instance); otherwise each copy is its own study and series.
+ * series (each a new SOP instance); with `sameStudy`, one new study with a series each; otherwise each
+ * copy is its own study and series. `modify` adds dcmodify `-m` assignments, e.g. `(0008,0060)=US`.
  */
-export async function copyWithFreshUids(sources: readonly string[], dir: string, options: { sameSeries?: boolean } = {}): Promise<CopiedFile[]> {
+export async function copyWithFreshUids(
+  sources: readonly string[], dir: string, options: { sameSeries?: boolean; sameStudy?: boolean; modify?: string[] } = {},
+): Promise<CopiedFile[]> {
   mkdirSync(dir, { recursive: true });
   const shared = options.sameSeries ? { study: randomDicomUid(), series: randomDicomUid() } : undefined;
+  const sharedStudy = options.sameStudy ? randomDicomUid() : undefined;
   const copies: CopiedFile[] = [];
   for (const [index, source] of sources.entries()) {
     const target = path.join(dir, `${index}-${path.basename(source)}`);
     copyFileSync(source, target);
-    const study = shared?.study ?? randomDicomUid();
+    const study = shared?.study ?? sharedStudy ?? randomDicomUid();
     const series = shared?.series ?? randomDicomUid();
     const sop = randomDicomUid();
     await execFileAsync('dcmodify', [
@@ -39,6 +43,7 @@ export async function copyWithFreshUids(sources: readonly string[], dir: string,
       '-m', `(0020,000d)=${study}`,
       '-m', `(0020,000e)=${series}`,
       '-m', `(0008,0018)=${sop}`,
+      ...(options.modify ?? []).flatMap((assignment) => ['-m', assignment]),
       target,
     ]);
     copies.push({ path: target, studyInstanceUid: study, seriesInstanceUid: series, sopInstanceUid: sop });

@@ -1,0 +1,55 @@
+// A small HTTP forwarder in front of a real server (Orthanc) that can refuse chosen requests, for
+// outage tests: "the PACS refuses STOW-RS with 503 until told otherwise", while reads still work.
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface FaultProxy {
+  /** The target's base URL, as seen through the proxy (same path). */
+  baseUrl(targetBaseUrl: string): string;
+  /** Requests `match` accepts answer `status` (and are not forwarded) until `restore()`. */
+  failWhile(status: number, match: (request: { method: string; url: string }) => boolean): void;
+  restore(): void;
+  /** Requests refused so far. */
+  refused(): number;
+  stop(): Promise<void>;
+}
+
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
+  const origin = new URL(target);
+  let rule: { status: number; match: (request: { method: string; url: string }) => boolean } | undefined;
+  let refused = 0;
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const url = req.url ?? '/';
+    if (rule && rule.match({ method: req.method ?? 'GET', url })) {
+      refused += 1;
+      req.resume();
+      req.on('end', () => res.writeHead(rule?.status ?? 503, { 'content-type': 'text/plain', connection: 'close' }).end('refused by the test proxy'));
+      return;
+    }
+    const upstream = httpRequest({ host: origin.hostname, port: origin.port, method: req.method, path: url, headers: { ...req.headers, host: origin.host } }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    baseUrl(targetBaseUrl) {
+      const url = new URL(targetBaseUrl);
+      return `http://127.0.0.1:${port}${url.pathname.replace(/\/$/, '')}`;
+    },
+    failWhile(status, match) {
+      rule = { status, match };
+    },
+    restore() {
+      rule = undefined;
+    },
+    refused: () => refused,
+    stop: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
