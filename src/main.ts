@@ -28,7 +28,7 @@ import { createEnqueuePublish, createRunControl } from './queue/replay-runs.ts';
 import { createResultsStore } from './queue/results-store.ts';
 import { createRunReader } from './queue/run-reader.ts';
 import { createRunStore } from './queue/run-store.ts';
-import { startStageWorker, type StageProcessor, type StageWorker } from './queue/stage-worker.ts';
+import { stalledRecoveryBoundMs, startStageWorker, type StageProcessor, type StageWorker } from './queue/stage-worker.ts';
 import { createStudyLock } from './queue/study-lock.ts';
 import { createStudyMemory } from './queue/study-memory.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
@@ -185,6 +185,10 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       ...common, stage: 'publish', queueName: PUBLISH_QUEUE, concurrency: config.PUBLISH_CONCURRENCY, processor: publish,
       retry: { windowMs: config.PUBLISH_RETRY_WINDOW_MS, ...delays },
     }));
+    logger.info({
+      analyzeConcurrency: config.WORKER_CONCURRENCY, publishConcurrency: config.PUBLISH_CONCURRENCY,
+      stalledRecoveryBoundMs: stalledRecoveryBoundMs(config.RUN_LOCK_MS, config.RUN_STALLED_CHECK_MS),
+    }, 'workers started');
   }
 
   return {
