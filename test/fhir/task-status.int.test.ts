@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Task } from '@medplum/fhirtypes';
 import { createFhirClient, type FhirClient } from '../../src/fhir/fhir-client.ts';
-import { findTask, markTaskCompleted, markTaskFailed, markTaskInProgress, type TaskContext } from '../../src/fhir/task-status.ts';
+import {
+  findTask, markTaskCompleted, markTaskFailed, markTaskInProgress, markTaskOnHold, markTaskRejected, type TaskContext,
+} from '../../src/fhir/task-status.ts';
+import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { hasAiLabel } from '../../src/fhir/ai-label.ts';
 import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
 
@@ -46,6 +49,36 @@ describe('job Task status', () => {
     const odd = await markTaskFailed(client, context('job-b'), { errorCode: 'Patient Doe not found' });
     expect(odd.statusReason?.text).toBe('INTERNAL');
     expect(JSON.stringify(odd)).not.toContain('Doe');
+  });
+
+  it('says what a retrying run waits for, holds at the end of the window, and never calls waiting a failure', async () => {
+    const validator = createResourceValidator();
+    const waiting = await markTaskInProgress(client, context('job-e'), { waitingFor: 'pacs' });
+    expect(waiting.status).toBe('in-progress');
+    expect(waiting.businessStatus).toEqual({ coding: [{ system: 'urn:unimedvl-plugin:business-status', code: 'waiting-for-pacs' }], text: 'Waiting for PACS: retrying' });
+    const fhirWait = await markTaskInProgress(client, context('job-e'), { waitingFor: 'fhir' });
+    expect(fhirWait.businessStatus?.coding?.[0]?.code).toBe('waiting-for-fhir');
+    const held = await markTaskOnHold(client, context('job-e'), { errorCode: 'UPSTREAM_HTTP_ERROR' });
+    expect(held.status).toBe('on-hold');
+    expect(held.statusReason?.coding?.[0]?.code).toBe('UPSTREAM_HTTP_ERROR');
+    expect(held.executionPeriod?.end).toBeUndefined();
+    const resumed = await markTaskInProgress(client, context('job-e'));
+    expect(resumed).toMatchObject({ status: 'in-progress', businessStatus: { text: 'Analysing' } });
+    expect(resumed.statusReason).toBeUndefined();
+    for (const task of [waiting, fhirWait, held, resumed]) expect(() => validator.assertValid(task)).not.toThrow();
+  });
+
+  it('rejects a study with nothing to analyse with the reason, and completes one without a profile naming the modalities', async () => {
+    const rejected = await markTaskRejected(client, context('job-f'), { reasonCode: 'NO_IMAGE_SERIES', reasonText: 'The study has no image series to analyse (series modalities: SR)' });
+    expect(rejected.status).toBe('rejected');
+    expect(rejected.statusReason).toEqual({
+      coding: [{ system: 'urn:unimedvl-plugin:error-code', code: 'NO_IMAGE_SERIES' }], text: 'The study has no image series to analyse (series modalities: SR)',
+    });
+    const done = await markTaskCompleted(client, context('job-g'), { noProfileModalities: ['NM', 'US'] });
+    expect(done.status).toBe('completed');
+    expect(done.businessStatus?.text).toBe('No task profile for modalities: NM, US');
+    const same = await markTaskCompleted(client, context('job-g'), { noProfileModalities: ['NM', 'US'] });
+    expect(same.meta?.versionId).toBe(done.meta?.versionId);
   });
 
   it('20 concurrent calls for one job make exactly one Task', async () => {

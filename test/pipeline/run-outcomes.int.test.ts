@@ -59,7 +59,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
       RETRY_FIRST_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '150', STUDY_LOCK_RETRY_MS: '100',
-    }, { logger: createLogger({ level: 'warn' }) });
+    }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
   });
 
@@ -243,6 +243,43 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
       expect(settled.map((r) => [r.trigger, r.outcome])).toEqual([['reconcile', 'published']]);
     } finally {
       await queue.close();
+    }
+  });
+
+  it('at the end of the publish window the run is dead-lettered, its Task on hold; POST /jobs/{id}/retry publishes it without the model', async () => {
+    // A second service on its own queues, with no publish window: the first transient fault ends it.
+    const other = openTestRedis();
+    const shortWindow = await startService('serve', {
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
+      EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'), PUBLISH_RETRY_WINDOW_MS: '0',
+    }, { logger: createLogger({ level: 'silent' }) });
+    const otherApi = `http://127.0.0.1:${shortWindow.port}`;
+    try {
+      const study = await newStudy([CT]);
+      fhir.failWhile(503, (r) => r.method === 'POST' && r.url === '');
+      const runId = await jobIdOf(await fetch(`${otherApi}/studies/${study.studyUid}/analyze`, { method: 'POST' }));
+      const dead = await waitForRun(otherApi, runId);
+      expect(dead).toMatchObject({ state: 'dead-letter', stage: 'publish', errorCode: 'UPSTREAM_HTTP_ERROR', retryable: true });
+      const held = await taskOf(study.imagingStudyId);
+      expect(held.status).toBe('on-hold');
+      expect(held.statusReason?.coding?.[0]?.code).toBe('UPSTREAM_HTTP_ERROR');
+      expect(await (await fetch(`${otherApi}/metrics`)).text()).toMatch(/unimedvl_runs_dead_letter\{kind="analysis"\} 1/);
+      fhir.restore();
+
+      const replay = await fetch(`${otherApi}/jobs/${runId}/retry`, { method: 'POST' });
+      expect(replay.status).toBe(202);
+      expect(await replay.json()).toEqual({ jobId: runId, replayed: runId, stage: 'publish' });
+      const run = await waitForRun(otherApi, runId, (r) => r.state === 'completed');
+      expect(run.outcome).toBe('published');
+      expect(modelAttempts([run])).toHaveLength(1);
+      expect(run.attempts.map((a) => [a.stage, a.outcome])).toEqual([['analyze', 'completed'], ['publish', 'failed'], ['publish', 'completed']]);
+      expect((await taskOf(study.imagingStudyId)).status).toBe('completed');
+      expect(about(await all<DiagnosticReport>('DiagnosticReport'), study.imagingStudyId)).toHaveLength(1);
+      expect((await fetch(`${otherApi}/jobs/${runId}/retry`, { method: 'POST' })).status).toBe(409);
+    } finally {
+      fhir.restore();
+      await shortWindow.stop();
+      await other.cleanup();
     }
   });
 });
