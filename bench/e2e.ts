@@ -40,7 +40,7 @@ export async function runEndToEndBench(): Promise<void> {
     });
     const ackMs = performance.now() - started;
     const { jobs } = (await response.json()) as { jobs: { jobId: string }[] };
-    const run = await waitForRun(api, jobs[0]!.jobId);
+    const run = await waitForRun(api, jobs[0]!.jobId, undefined, 36_000);
     const totalMs = performance.now() - started;
     if (run.state !== 'completed') throw new Error(`run ended ${run.state}: ${run.errorCode}`);
     console.log(`64-slice CT (512x512, 16-bit), tiny bundle on CPU, default task profiles; first FHIR result write answered 503`);

@@ -23,8 +23,10 @@ export async function studyRuns(api: string, studyInstanceUid: string): Promise<
   return ((await (await fetch(`${api}/studies/${studyInstanceUid}/runs?limit=500`)).json()) as { jobs: RunView[] }).jobs;
 }
 
-export function waitForRun(api: string, id: string, done: (run: RunView) => boolean = (r) => ENDED.includes(r.state)): Promise<RunView> {
-  return waitUntil(() => getRun(api, id), (run) => run !== undefined && done(run), `run ${id}`) as Promise<RunView>;
+export function waitForRun(
+  api: string, id: string, done: (run: RunView) => boolean = (r) => ENDED.includes(r.state), tries = 1200,
+): Promise<RunView> {
+  return waitUntil(() => getRun(api, id), (run) => run !== undefined && done(run), `run ${id}`, tries) as Promise<RunView>;
 }
 
 /** No job of either stage is waiting, delayed or active (from /metrics): nothing more will start by itself. */
