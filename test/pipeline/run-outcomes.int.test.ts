@@ -75,6 +75,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     const files = await copyWithFreshUids(sources, mkdtempSync(join(work, 'study-')), { sameStudy: true, ...(options.modify ? { modify: options.modify } : {}) });
     await orthanc.upload(files.map((f) => f.path));
     const studyUid = files[0]!.studyInstanceUid;
+    const seriesUid = files[0]!.seriesInstanceUid;
     const endpoint = await fhir.repo.createResource({
       resourceType: 'Endpoint', status: 'active', payloadType: [{ text: 'DICOM' }],
       address: options.viaProxy ? proxy.baseUrl(orthanc.baseUrl) : orthanc.baseUrl,
@@ -84,7 +85,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
       resourceType: 'ImagingStudy', status: 'available', subject: { reference: 'Patient/p1' },
       identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${studyUid}` }], endpoint: [{ reference: `Endpoint/${endpoint.id}` }],
     });
-    return { studyUid, imagingStudyId: study.id! };
+    return { studyUid, seriesUid, imagingStudyId: study.id! };
   }
 
   const notify = (imagingStudyId: string) =>
@@ -206,6 +207,28 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     expect(task.businessStatus?.coding?.[0]?.code).toBe('no-task-profile');
     expect(task.businessStatus?.text).toBe('No task profile for modalities: US');
     expect(await seriesOf(study.studyUid)).toEqual(['US']);
+  });
+
+  it('a study that changed while its results waited to be sent: the older run steps aside, only the newer results are published', async () => {
+    const first = await newStudy([CT]);
+    fhir.failWhile(503, (r) => r.method === 'POST' && r.url === '');
+    const olderId = await jobIdOf(await notify(first.imagingStudyId));
+    await waitForRun(api, olderId, (r) => failedAttempts(r, 'publish').length >= 1);
+    // One more instance in the study's series: a new input, analysed by a new run while the first still waits.
+    const [extra] = await copyWithFreshUids(['test/fixtures/sample-study/ct-02.dcm'], mkdtempSync(join(work, 'extra-')), {
+      modify: [`(0020,000d)=${first.studyUid}`, `(0020,000e)=${first.seriesUid}`],
+    });
+    await orthanc.upload([extra!.path]);
+    const newerId = await jobIdOf(await notify(first.imagingStudyId));
+    expect(newerId).not.toBe(olderId);
+    await waitForRun(api, newerId, (r) => failedAttempts(r, 'publish').length >= 1);
+    fhir.restore();
+
+    const [older, newer] = [await waitForRun(api, olderId), await waitForRun(api, newerId)];
+    expect([older.outcome, newer.outcome]).toEqual(['superseded', 'published']);
+    expect(newer.inputIdentity).not.toBe(older.inputIdentity);
+    expect(about(await all<DiagnosticReport>('DiagnosticReport'), first.imagingStudyId)).toHaveLength(1);
+    expect(newer.series[0]!.instances).toBe(2);
   });
 
   it('reconciliation converges: at start-up it skips what already ran, ten cycles enqueue nothing unchanged, a changed study once', async () => {
