@@ -6,6 +6,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import {
+  DEFAULT_MODALITY_SEED, MODALITY_SCRIPT, loadModalityStudies, modalityStudiesArgs, modalityStudiesDir, modalityStudiesStamp,
+  type FixturePatient, type ModalityStudies,
+} from './modality-studies.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,7 +26,7 @@ export const FIXTURE_PATIENT = {
   id: 'FXP-7731-QZ',
   birthDate: '19510317',
   accessionNumber: 'ACCFX55821',
-} as const;
+} as const satisfies FixturePatient;
 
 export type SampleName =
   | 'CT_small' | 'MR_small' | 'MR_small_implicit' | 'MR_small_bigendian' | 'MR_small_RLE'
@@ -101,6 +105,12 @@ export interface FixturePaths {
   samples: Record<SampleName, SampleFixture>;
   /** The CT series with n slices (default 64; built on first request, e.g. 200 for the bench). */
   ctSeries(slices?: number): Promise<CtSeriesFixture>;
+  /**
+   * One study per modality the samples lack (US, SM, OP, OPT, ES, XC, GM, brain MR with priors, SR/RT only),
+   * from scripts/make-modality-samples.py (about 5 s on first request). Default: FIXTURE_PATIENT and the
+   * default seed; another seed or patient builds its own copy (other UIDs).
+   */
+  modalityStudies(options?: { seed?: string; patient?: FixturePatient }): Promise<ModalityStudies>;
 }
 
 export interface FixtureOptions {
@@ -112,13 +122,13 @@ function defaultRoot(): string {
   return process.env.FIXTURES_DIR ?? path.resolve(path.dirname(SCRIPT), '..', '..', '.tmp', 'fixtures');
 }
 
-/** Runs make_fixtures.py into a scratch folder and renames it to `dir` unless another process won the race. */
-async function buildOnce(dir: string, version: string, args: string[]): Promise<void> {
+/** Runs a generator (make_fixtures.py by default) into a scratch folder and renames it to `dir` unless another process won the race. */
+async function buildOnce(dir: string, version: string, args: string[], script = SCRIPT): Promise<void> {
   if (readStamp(dir) === version) return;
   const scratch = `${dir}.build-${process.pid}-${Date.now()}`;
   mkdirSync(path.dirname(dir), { recursive: true });
   try {
-    await execFileAsync(PYTHON, [SCRIPT, ...args, '--out', scratch], { maxBuffer: 16 * 1024 * 1024 });
+    await execFileAsync(PYTHON, [script, ...args, '--out', scratch], { maxBuffer: 16 * 1024 * 1024 });
     writeFileSync(path.join(scratch, STAMP), version);
     if (readStamp(dir) === version) return; // someone else finished first
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true }); // stale version
@@ -193,6 +203,7 @@ export async function ensureFixtures(options: FixtureOptions = {}): Promise<Fixt
   await buildOnce(samplesDir, SAMPLES_VERSION, ['samples']);
   const samples = loadSamples(samplesDir);
   const ctCache = new Map<number, Promise<CtSeriesFixture>>();
+  const modalityCache = new Map<string, Promise<ModalityStudies>>();
   return {
     root,
     samples,
@@ -202,6 +213,15 @@ export async function ensureFixtures(options: FixtureOptions = {}): Promise<Fixt
         const dir = path.join(root, `ct-${slices}`);
         pending = buildOnce(dir, CT_VERSION, ['ct', '--slices', String(slices)]).then(() => loadCtSeries(dir));
         ctCache.set(slices, pending);
+      }
+      return pending;
+    },
+    modalityStudies({ seed = DEFAULT_MODALITY_SEED, patient = FIXTURE_PATIENT } = {}) {
+      const dir = modalityStudiesDir(root, seed, patient, FIXTURE_PATIENT);
+      let pending = modalityCache.get(dir);
+      if (!pending) {
+        pending = buildOnce(dir, modalityStudiesStamp(), modalityStudiesArgs(seed, patient), MODALITY_SCRIPT).then(() => loadModalityStudies(dir));
+        modalityCache.set(dir, pending);
       }
       return pending;
     },
