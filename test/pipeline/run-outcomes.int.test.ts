@@ -16,6 +16,8 @@ import { createStudyQueue } from '../../src/queue/study-queue.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createReconciler } from '../../src/triggers/reconciler.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { ensureFixtures } from '../support/fixtures.ts';
+import type { ModalityStudy } from '../support/modality-studies.ts';
 import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
 import { copyWithFreshUids } from '../support/orthanc-files.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
@@ -36,7 +38,6 @@ profiles:
       - { id: ct-report, kind: report, prompt: Describe this CT., slices: { mode: middle }, decode: { maxNewTokens: 6 } }
 `;
 const CT = 'test/fixtures/sample-study/ct-01.dcm';
-const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
 /** The old policy gave up after five attempts; these outages outlast that. */
 const LONGER_THAN_THE_OLD_BUDGET = 6;
 
@@ -70,9 +71,11 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     if (work) rmSync(work, { recursive: true, force: true });
   });
 
-  /** Uploads copies of `sources` as one new study and registers its ImagingStudy (Endpoint: Orthanc, or the proxy). */
-  async function newStudy(sources: string[], options: { viaProxy?: boolean; modify?: string[] } = {}) {
-    const files = await copyWithFreshUids(sources, mkdtempSync(join(work, 'study-')), { sameStudy: true, ...(options.modify ? { modify: options.modify } : {}) });
+  /** Uploads copies of `sources` as one new study (or a fixture study as it is) and registers its ImagingStudy (Endpoint: Orthanc, or the proxy). */
+  async function newStudy(sources: string[] | ModalityStudy, options: { viaProxy?: boolean } = {}) {
+    const files = Array.isArray(sources)
+      ? await copyWithFreshUids(sources, mkdtempSync(join(work, 'study-')), { sameSeries: true })
+      : sources.files.map((path) => ({ path, studyInstanceUid: sources.studyInstanceUid, seriesInstanceUid: '' }));
     await orthanc.upload(files.map((f) => f.path));
     const studyUid = files[0]!.studyInstanceUid;
     const seriesUid = files[0]!.seriesInstanceUid;
@@ -187,26 +190,29 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
   });
 
   it('a study of only SR and RT objects: the Task is rejected, saying why, never failed', async () => {
-    const study = await newStudy([join(PYDICOM, 'test-SR.dcm'), join(PYDICOM, 'rtstruct.dcm')]);
+    const study = await newStudy((await (await ensureFixtures()).modalityStudies()).studies.reportsOnly);
     const run = await waitForRun(api, await jobIdOf(await notify(study.imagingStudyId)));
-    expect(run).toMatchObject({ state: 'completed', outcome: 'no-image-series', errorCode: null, modalities: ['RTSTRUCT', 'SR'] });
+    expect(run).toMatchObject({ state: 'completed', outcome: 'no-image-series', errorCode: null, modalities: ['RTPLAN', 'RTSTRUCT', 'SR'] });
     expect(modelAttempts([run])).toHaveLength(0);
     const task = await taskOf(study.imagingStudyId);
     expect(task.status).toBe('rejected');
     expect(task.statusReason?.coding?.[0]?.code).toBe('NO_IMAGE_SERIES');
-    expect(task.statusReason?.text).toBe('The study has no image series to analyse (series modalities: RTSTRUCT, SR)');
+    expect(task.statusReason?.text).toBe('The study has no image series to analyse (series modalities: RTPLAN, RTSTRUCT, SR)');
   });
 
   it('an ultrasound study, which no task profile matches: the Task is completed and names the modality', async () => {
-    const study = await newStudy([CT], { modify: ['(0008,0060)=US', '(0008,0016)=1.2.840.10008.5.1.4.1.1.6.1'] });
+    const ultrasound = (await (await ensureFixtures()).modalityStudies()).studies.ultrasound;
+    const study = await newStudy(ultrasound);
     const run = await waitForRun(api, await jobIdOf(await notify(study.imagingStudyId)));
-    expect(run).toMatchObject({ state: 'completed', outcome: 'no-matching-profile', unmatchedModalities: ['US'] });
+    expect(run).toMatchObject({ state: 'completed', outcome: 'no-matching-profile', modalities: ['US'], unmatchedModalities: ['US'] });
     expect(modelAttempts([run])).toHaveLength(0);
+    // Nothing was retrieved: only the series' metadata was read to plan.
+    expect(run.series).toEqual([]);
     const task = await taskOf(study.imagingStudyId);
     expect(task.status).toBe('completed');
     expect(task.businessStatus?.coding?.[0]?.code).toBe('no-task-profile');
     expect(task.businessStatus?.text).toBe('No task profile for modalities: US');
-    expect(await seriesOf(study.studyUid)).toEqual(['US']);
+    expect(await seriesOf(study.studyUid)).toEqual(['US', 'US']);
   });
 
   it('a study that changed while its results waited to be sent: the older run steps aside, only the newer results are published', async () => {

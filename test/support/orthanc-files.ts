@@ -22,20 +22,19 @@ export interface CopiedFile {
 
 /**
  * Copies `sources` into `dir` with new UIDs. With `sameSeries`, all copies share one new study and
- * series (each a new SOP instance); with `sameStudy`, one new study with a series each; otherwise each
- * copy is its own study and series. `modify` adds dcmodify `-m` assignments, e.g. `(0008,0060)=US`.
+ * series (each a new SOP instance); otherwise each copy is its own study and series. `modify` adds
+ * dcmodify `-m` assignments after ours, e.g. `(0008,0060)=US` (or a study UID to join an existing study).
  */
 export async function copyWithFreshUids(
-  sources: readonly string[], dir: string, options: { sameSeries?: boolean; sameStudy?: boolean; modify?: string[] } = {},
+  sources: readonly string[], dir: string, options: { sameSeries?: boolean; modify?: string[] } = {},
 ): Promise<CopiedFile[]> {
   mkdirSync(dir, { recursive: true });
   const shared = options.sameSeries ? { study: randomDicomUid(), series: randomDicomUid() } : undefined;
-  const sharedStudy = options.sameStudy ? randomDicomUid() : undefined;
   const copies: CopiedFile[] = [];
   for (const [index, source] of sources.entries()) {
     const target = path.join(dir, `${index}-${path.basename(source)}`);
     copyFileSync(source, target);
-    const study = shared?.study ?? sharedStudy ?? randomDicomUid();
+    const study = shared?.study ?? randomDicomUid();
     const series = shared?.series ?? randomDicomUid();
     const sop = randomDicomUid();
     await execFileAsync('dcmodify', [
