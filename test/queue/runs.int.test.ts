@@ -5,7 +5,7 @@ import { createEnqueuePublish, createRunControl } from '../../src/queue/replay-r
 import { createResultsStore } from '../../src/queue/results-store.ts';
 import type { RunRecord } from '../../src/queue/run-record.ts';
 import { createRunStore, type RunStore } from '../../src/queue/run-store.ts';
-import { startStageWorker, type StageProcessor, type StageWorker } from '../../src/queue/stage-worker.ts';
+import { MAX_STALLS_PER_RUN, startStageWorker, type StageProcessor, type StageWorker } from '../../src/queue/stage-worker.ts';
 import { createStudyLock } from '../../src/queue/study-lock.ts';
 import { createStudyMemory } from '../../src/queue/study-memory.ts';
 import { createEnqueueStudy } from '../../src/queue/study-producer.ts';
@@ -46,10 +46,13 @@ describe('runs on real Redis and BullMQ', () => {
   const memory = () => createStudyMemory(redis, prefix, { ttlMs: 3_600_000 });
   const producer = (debounceMs = 0) => createEnqueueStudy({ queue, redis, runs, memory: memory(), debounceMs, retention });
 
-  const analyzeWorker = (processor: StageProcessor<StudyJobData>, options: { windowMs?: number; lockRetryMs?: number; concurrency?: number } = {}) => {
+  const analyzeWorker = (
+    processor: StageProcessor<StudyJobData>, options: { windowMs?: number; lockRetryMs?: number; concurrency?: number; lockMs?: number; stalledCheckMs?: number } = {},
+  ) => {
     const worker = startStageWorker<StudyJobData>({
       stage: 'analyze', queueName: STUDY_QUEUE, connection: redis, prefix, concurrency: options.concurrency ?? 1, processor, runs,
-      lock: createStudyLock(redis, prefix, 5000), logger, lockMs: 5000, stalledCheckMs: 2000, lockRetryMs: options.lockRetryMs ?? 50,
+      lock: createStudyLock(redis, prefix, 5000), logger, lockMs: options.lockMs ?? 5000, stalledCheckMs: options.stalledCheckMs ?? 2000,
+      lockRetryMs: options.lockRetryMs ?? 50,
       retry: { windowMs: options.windowMs ?? 60_000, firstDelayMs: 20, maxDelayMs: 40 },
       initRun: (id, data) => ({ id, kind: 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt }),
       continueTo: createEnqueuePublish(publishQueue, retention),
@@ -250,6 +253,34 @@ describe('runs on real Redis and BullMQ', () => {
     const outputs = createResultsStore(redis, prefix, { ttlMs: 60_000, maxBytes: 1024 * 1024 });
     await expect(outputs.put('run-x', { manifest: {}, blobs: [new Uint8Array(1024 * 1024 + 1)] })).rejects.toBeInstanceOf(ResultsTooLargeError);
     expect(await outputs.has('run-x')).toBe(false);
+  });
+
+  it('a run whose worker stops renewing its lock is taken up by another and recorded as stalled; one stalled too often fails RUN_STALLED', async () => {
+    const abandoned: string[] = [];
+    let started = 0;
+    // Each worker takes the run and hangs; stopping it without a hand-back is what a dead process leaves behind.
+    const hang: StageProcessor<StudyJobData> = {
+      run: () => {
+        started += 1;
+        return new Promise<never>(() => undefined);
+      },
+      abandoned: async (runId, code) => void abandoned.push(`${runId}:${code}`),
+    };
+    const { jobId } = await producer()({ study: { studyInstanceUid: UID }, trigger: 'api' });
+    for (let stall = 0; stall <= MAX_STALLS_PER_RUN; stall += 1) {
+      const w = analyzeWorker(hang, { lockMs: 2000, stalledCheckMs: 300 });
+      if (stall === MAX_STALLS_PER_RUN) break;
+      await waitFor(async () => started, (n) => n === stall + 1);
+      await w.worker.close(true);
+      workers.splice(workers.indexOf(w), 1);
+    }
+    const run = await waitFor(() => runs.get(jobId), (r) => r?.state === 'failed');
+    expect(run).toMatchObject({ errorCode: 'RUN_STALLED', retryable: false });
+    expect(run!.attempts.map((a) => a.outcome)).toEqual(['stalled', 'stalled', 'stalled']);
+    expect(run!.events.filter((e) => e.type === 'stalled' && e.stage === 'analyze')).toHaveLength(MAX_STALLS_PER_RUN);
+    expect(await runs.stalledTotal()).toBe(MAX_STALLS_PER_RUN);
+    expect(abandoned).toEqual([`${jobId}:RUN_STALLED`]);
+    expect(started).toBe(MAX_STALLS_PER_RUN);
   });
 
   it('lets the active run finish on close', async () => {
