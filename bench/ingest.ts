@@ -1,17 +1,11 @@
 // Ingest benchmark: retrieval of a 200 x 512 x 512 16-bit CT series (~100 MiB, explicit VR little endian)
 // from a real Orthanc over WADO-RS with transfer-syntax=*, by three methods, each in its own child
 // process so that peak RSS belongs to the method alone:
-//   ours      the streaming client (src/dicom/dicomweb), parts discarded as they arrive (for an http: server
-//             it retrieves over its own socket client, reading part bodies straight into the parts)
+//   ours      the streaming client (src/dicom/dicomweb, undici underneath), parts discarded as they arrive
 //   ours-keep the streaming client, every part kept in memory (what a pipeline that holds the series does)
 //   dwc       dicomweb-client + xhr2 (buffers the whole response; the baseline)
-//   undici    a bare undici request, body discarded (what any Node client pays before parsing)
+//   undici    a bare undici request, body discarded (what any undici client pays before parsing)
 //   node-http node:http (native llhttp) with a keep-alive http.Agent, body discarded
-//   net       a raw net socket sending the GET itself, body discarded from 'data' events: the floor for any
-//             Node client that reads a socket as a stream (a fresh buffer per read)
-//   net-onread  the same with `onread` into one reused 64 KiB buffer (no allocation per read)
-//   parser-onread  our MultipartParser fed from net-onread (a prototype, not the client: close-delimited
-//             bodies only, no pooling/TLS/retry): what a transport of that kind could reach
 //   curl      curl to /dev/null (the limit)
 // Goals: ours >= 0.8 x curl throughput; peak RSS <= series pixel bytes x 2 + 150 MB.
 import { execFile, spawn } from 'node:child_process';
@@ -33,8 +27,8 @@ export interface IngestBenchOptions {
   runs?: number;
 }
 
-type Method = 'ours' | 'ours-keep' | 'undici' | 'node-http' | 'net' | 'net-onread' | 'parser-onread' | 'dwc' | 'curl';
-const METHODS: Method[] = ['curl', 'undici', 'node-http', 'net', 'net-onread', 'parser-onread', 'ours', 'ours-keep', 'dwc'];
+type Method = 'ours' | 'ours-keep' | 'undici' | 'node-http' | 'dwc' | 'curl';
+const METHODS: Method[] = ['curl', 'undici', 'node-http', 'ours', 'ours-keep', 'dwc'];
 
 interface ChildResult {
   bytes: number;
@@ -131,7 +125,7 @@ function median(values: number[]): number {
 
 export async function runIngestBench(options: IngestBenchOptions = {}): Promise<void> {
   const slices = options.slices ?? 200;
-  const runs = options.runs ?? 5;
+  const runs = options.runs ?? Number(process.env.INGEST_RUNS ?? 5);
   const { startOrthanc } = await import('../test/support/orthanc.ts');
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
   const orthanc = await startOrthanc();
@@ -180,9 +174,8 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     const ours = rows.find((r) => r.method === 'ours')!;
     const keep = rows.find((r) => r.method === 'ours-keep')!;
     const undici = rows.find((r) => r.method === 'undici')!;
-    const onread = rows.find((r) => r.method === 'net-onread')!;
     console.log(`\ngoal: ours >= 0.8 x curl: warm ${(ours.warm / curl.warm).toFixed(2)}, cold ${(ours.cold / curl.cold).toFixed(2)} -> ${ours.warm >= 0.8 * curl.warm ? 'MET' : 'NOT MET'} (warm median)`);
-    console.log(`      (ours / bare undici: warm ${(ours.warm / undici.warm).toFixed(2)}, cold ${(ours.cold / undici.cold).toFixed(2)}; ours / bare net-onread, the floor for a Node socket: warm ${(ours.warm / onread.warm).toFixed(2)})`);
+    console.log(`      (ours / bare undici: warm ${(ours.warm / undici.warm).toFixed(2)}, cold ${(ours.cold / undici.cold).toFixed(2)})`);
     console.log(`goal: peak RSS <= ${rssLimitMb.toFixed(0)} MB: ours ${ours.peakRssMb.toFixed(0)} MB, ours-keep ${keep.peakRssMb.toFixed(0)} MB -> ${Math.max(ours.peakRssMb, keep.peakRssMb) <= rssLimitMb ? 'MET' : 'NOT MET'}`);
   } finally {
     await orthanc.stop();
@@ -199,7 +192,8 @@ async function prepareMethod(method: Method, url: string, study: string, series:
   const baseUrl = url.slice(0, url.indexOf('/studies/'));
   if (method === 'ours' || method === 'ours-keep') {
     const { createDicomwebClient } = await import('../src/dicom/dicomweb/dicomweb-client.ts');
-    const client = createDicomwebClient({ baseUrl });
+    const { createDicomwebAgent } = await import('../src/dicom/dicomweb/dicomweb-agent.ts');
+    const client = createDicomwebClient({ baseUrl, dispatcher: createDicomwebAgent(JSON.parse(process.env.INGEST_AGENT_OPTS ?? '{}')) });
     await client.ping();
     return {
       async retrieve() {
@@ -247,9 +241,6 @@ async function prepareMethod(method: Method, url: string, study: string, series:
       close: async () => agent.destroy(),
     };
   }
-  if (method === 'net' || method === 'net-onread' || method === 'parser-onread') {
-    return { retrieve: () => rawGet(method, url), close: async () => undefined };
-  }
   const xhr2Module = 'xhr2'; // untyped CommonJS package: imported by name so tsc does not look for types
   const xhr2 = ((await import(xhr2Module)) as { default: unknown }).default;
   (globalThis as { XMLHttpRequest?: unknown }).XMLHttpRequest = xhr2;
@@ -265,73 +256,6 @@ async function prepareMethod(method: Method, url: string, study: string, series:
     },
     close: async () => undefined,
   };
-}
-
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * One GET on a fresh connection with `Connection: close`, read to the end (Orthanc closes a multipart
- * answer anyway). Body bytes exclude the response head; for parser-onread, the bytes of the parts.
- */
-async function rawGet(method: 'net' | 'net-onread' | 'parser-onread', url: string): Promise<{ bytes: number; parts: number }> {
-  const net = await import('node:net');
-  const { MultipartParser } = await import('../src/dicom/dicomweb/multipart-reader.ts');
-  const target = new URL(url);
-  return new Promise((resolve, reject) => {
-    let head: Buffer | undefined = Buffer.alloc(0);
-    let bytes = 0;
-    let parts = 0;
-    let parser: InstanceType<typeof MultipartParser> | undefined;
-    const body = (chunk: Buffer) => {
-      if (method !== 'parser-onread') {
-        bytes += chunk.length;
-        return;
-      }
-      for (const part of parser!.write(chunk)) {
-        bytes += part.body.length;
-        parts++;
-      }
-    };
-    const onChunk = (chunk: Buffer) => {
-      if (!head) return body(chunk);
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const text = head.subarray(0, end).toString('latin1');
-      if (!text.startsWith('HTTP/1.1 200')) throw new Error(`status: ${text.split('\r\n')[0]}`);
-      if (method === 'parser-onread') parser = new MultipartParser(/boundary=("?)([^";\r]+)\1/.exec(text)![2]!);
-      const rest = head.subarray(end + 4);
-      head = undefined;
-      body(rest);
-    };
-    const options = { host: target.hostname, port: Number(target.port) };
-    const socket = method === 'net'
-      ? net.connect(options).on('data', onChunk)
-      : net.connect({
-        ...options,
-        onread: {
-          buffer: READ_BUFFER,
-          callback: (length: number, buffer: Uint8Array) => {
-            // The buffer is reused by the next read: the parser copies what it keeps (part bodies are
-            // copied out; a held-back tail is copied here).
-            onChunk(Buffer.from(buffer.buffer, buffer.byteOffset, length));
-            const pending = (parser as unknown as { pending?: Buffer } | undefined)?.pending;
-            if (pending && pending.buffer === READ_BUFFER.buffer) (parser as unknown as { pending: Buffer }).pending = Buffer.from(pending);
-            return true;
-          },
-        },
-      });
-    socket.on('connect', () => socket.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nAccept: ${ACCEPT}\r\nConnection: close\r\n\r\n`));
-    socket.on('end', () => {
-      try {
-        parser?.end();
-        resolve({ bytes, parts });
-      } catch (error) {
-        reject(error as Error);
-      }
-    });
-    socket.on('error', reject);
-  });
 }
 
 /** Two retrievals in one process: the first pays for JIT and heap growth (cold), the second does not (warm). */

@@ -155,6 +155,48 @@ export class UpstreamHttpError extends AppError {
   }
 }
 
+// Trust boundaries (issue 11): which servers the service talks to, and what it refuses on the way.
+
+/** The server's TLS certificate did not verify (unknown CA, wrong name, expired): a configuration fault, not retried. */
+export class UpstreamTlsUntrustedError extends AppError {
+  readonly code = 'UPSTREAM_TLS_UNTRUSTED';
+  readonly httpStatus = 502;
+  readonly issueType = 'security';
+  constructor(readonly dependency: Dependency, options: AppErrorOptions = {}) {
+    super(`The ${dependency} server's TLS certificate is not trusted`, { ...options, detail: options.detail ?? dependency });
+  }
+}
+
+/** The server answered a redirect: never followed (credentials and patient data stay with the configured server). */
+export class UpstreamRedirectRefusedError extends AppError {
+  readonly code = 'UPSTREAM_REDIRECT_REFUSED';
+  readonly httpStatus = 502;
+  readonly issueType = 'security';
+  constructor(readonly dependency: Dependency, readonly status: number, options: AppErrorOptions = {}) {
+    super(`Upstream ${dependency} answered a redirect (HTTP ${status}), which is not followed`, { ...options, detail: `${dependency} ${status}` });
+  }
+}
+
+/** A FHIR reference or link that resolves outside FHIR_URL: not followed, nothing sent there. */
+export class FhirReferenceNotAllowedError extends AppError {
+  readonly code = 'FHIR_REFERENCE_NOT_ALLOWED';
+  readonly httpStatus = 422;
+  readonly issueType = 'forbidden';
+  constructor(options: AppErrorOptions = {}) {
+    super('A FHIR reference points outside the configured FHIR server (FHIR_URL)', options);
+  }
+}
+
+/** A DICOMweb address outside DICOMWEB_ALLOWED_ORIGINS (or with userinfo): nothing is fetched from or sent to it. */
+export class EndpointNotAllowedError extends AppError {
+  readonly code = 'ENDPOINT_NOT_ALLOWED';
+  readonly httpStatus = 422;
+  readonly issueType = 'forbidden';
+  constructor(options: AppErrorOptions = {}) {
+    super('The DICOMweb endpoint is not an allowed origin (DICOMWEB_ALLOWED_ORIGINS)', options);
+  }
+}
+
 // --- study processing ------------------------------------------------------------------------------
 
 export class ImagingStudyNotFoundError extends AppError {

@@ -1,8 +1,7 @@
 // DICOMweb client (QIDO-RS, WADO-RS, STOW-RS) on undici. Retrievals are streamed: parts are parsed
 // from the multipart body as it arrives (multipart-stream.ts) and handed out one at a time, so memory
 // stays near a few instances however large the series. A retrieval starts when iteration starts.
-// Retrievals from http: servers go over the client's own socket GET client (socket-get-dispatcher.ts,
-// ~1.4x the throughput of undici on a 100 MB series); https: and everything else use the dispatcher.
+// Every request, http: or https:, goes through one undici dispatcher (dicomweb-agent.ts).
 // Errors are the shared AppError classes, with constant messages (no UIDs, no URLs).
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -16,7 +15,6 @@ import { parseMediaType } from './media-type.ts';
 import { streamMultipart } from './multipart-stream.ts';
 import { buildMultipartRelated } from './multipart-writer.ts';
 import { readPart10Meta } from './part10-meta.ts';
-import { createSocketGetDispatcher } from './socket-get-dispatcher.ts';
 import { interpretStowResponse, type StowResult } from './stow-response.ts';
 
 export type { DicomwebAuth } from './auth-header.ts';
@@ -26,11 +24,7 @@ export interface DicomwebClientOptions {
   /** Service root, e.g. `http://pacs:8042/dicom-web` (no trailing `/studies`). */
   baseUrl: string;
   auth?: DicomwebAuth;
-  /**
-   * Connection pool to use (see createDicomwebAgent); by default the client makes its own, closed by
-   * `close()`. Retrievals (WADO-RS) from an http: server do not use it: they go over the client's own
-   * connections (socket-get-dispatcher.ts), also closed by `close()`.
-   */
+  /** Connection pool to use (see createDicomwebAgent); by default the client makes its own, closed by `close()`. */
   dispatcher?: Dispatcher;
   logger?: Pick<Logger, 'debug' | 'warn'>;
 }
@@ -70,7 +64,7 @@ export interface DicomwebClient {
   storeInstances(studyUid: string | undefined, parts: readonly Uint8Array[], options?: { signal?: AbortSignal }): Promise<StowResult>;
   /** Resolves when the server answers a minimal QIDO query; throws the mapped error otherwise. */
   ping(options?: { signal?: AbortSignal }): Promise<void>;
-  /** Closes the connection pool if the client created it, and the client's idle retrieval connections. */
+  /** Closes the connection pool if the client created it. */
   close(): Promise<void>;
 }
 
@@ -96,7 +90,6 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
   const basePath = url.pathname.replace(/\/+$/, '');
   const ownDispatcher = options.dispatcher ? undefined : createDicomwebAgent();
   const dispatcher: Dispatcher = options.dispatcher ?? ownDispatcher!;
-  const retrievalSockets = url.protocol === 'http:' ? createSocketGetDispatcher() : undefined;
   const logger = options.logger;
 
   async function send(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
@@ -148,8 +141,7 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     const authorization = await buildAuthHeader(options.auth);
     const started = performance.now();
     const parts = streamMultipart({
-      dispatcher: retrievalSockets ?? dispatcher,
-      chunksReused: retrievalSockets !== undefined,
+      dispatcher,
       request: { origin, path: basePath + path, headers: authorization ? { accept, authorization } : { accept } },
       signal: retrieveOptions.signal,
       retryOnStaleSocket: (error) => {
@@ -234,7 +226,6 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
       if (response.statusCode < 200 || response.statusCode >= 300) throw errorForStatus(response.statusCode, response.headers['retry-after'], false);
     },
     async close() {
-      await retrievalSockets?.close();
       await ownDispatcher?.close();
     },
   };

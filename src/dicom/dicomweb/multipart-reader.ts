@@ -13,7 +13,6 @@ export interface MultipartPart {
 }
 
 const CRLF = Buffer.from('\r\n', 'latin1');
-const EMPTY = Buffer.alloc(0);
 const HEADER_END = Buffer.from('\r\n\r\n', 'latin1');
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_PREAMBLE_BYTES = 64 * 1024;
@@ -36,14 +35,9 @@ export class MultipartParser {
   private fixed: Uint8Array | undefined;
   private filled = 0;
   private pieces: Buffer[] = [];
-  private readonly chunksReused: boolean;
 
-  /**
-   * `chunksReused`: the caller overwrites a chunk's memory after `write` returns (a socket read buffer),
-   * so whatever the parser holds on to between writes is copied.
-   */
-  constructor(boundary: string, options: { chunksReused?: boolean } = {}) {
-    this.chunksReused = options.chunksReused ?? false;
+  /** Chunks given to `write` must stay unchanged afterwards: the parser may keep views into them. */
+  constructor(boundary: string) {
     if (!boundary || boundary.length > 200) throw new MultipartInvalidError({ detail: 'boundary missing or too long' });
     this.dashBoundary = Buffer.from(`--${boundary}`, 'latin1');
     this.delimiter = Buffer.from(`\r\n--${boundary}`, 'latin1');
@@ -128,7 +122,7 @@ export class MultipartParser {
             // Hold back what could be the start of a delimiter split across chunks.
             const safe = pending.length - (delimiter.length - 1);
             if (safe > 0) {
-              this.pieces.push(this.chunksReused ? Buffer.from(pending.subarray(0, safe)) : pending.subarray(0, safe));
+              this.pieces.push(pending.subarray(0, safe));
               this.pending = pending.subarray(safe);
             }
             break;
@@ -155,25 +149,7 @@ export class MultipartParser {
         break;
       }
     }
-    if (this.chunksReused && this.pending.length > 0 && this.pending.buffer === incoming.buffer) this.pending = Buffer.from(this.pending);
     return out;
-  }
-
-  /**
-   * Where the next body bytes may be written directly (a view into the current part's buffer, up to its
-   * end), so that a socket can read into it without a copy; undefined unless the parser is inside a
-   * part of known length with nothing pending. Report what was written with `wroteDirect`.
-   */
-  directTarget(): Uint8Array | undefined {
-    if (this.state !== 'body' || !this.fixed || this.pending.length > 0 || this.filled >= this.fixed.length) return undefined;
-    return this.fixed.subarray(this.filled);
-  }
-
-  /** `length` bytes were written at the start of the last `directTarget()`; returns the parts this completed. */
-  wroteDirect(length: number): MultipartPart[] {
-    if (!this.fixed || this.state !== 'body' || length > this.fixed.length - this.filled) throw new RangeError('direct write outside the current part');
-    this.filled += length;
-    return this.write(EMPTY);
   }
 
   /** Throws unless the closing boundary was seen. */

@@ -1,19 +1,16 @@
 // Streams the parts of a multipart response straight from undici's dispatch callbacks into the push
 // parser, without a Readable and its per-chunk promises in between (in a warm process this cut a 100 MB
 // series retrieval from Orthanc from ~186 ms to ~78 ms, median of 8; curl: ~66 ms).
-// The same code runs on the socket GET client (socket-get-dispatcher.ts), which can also read part
-// bodies straight into each part's buffer (readTarget / onResponseDataDirect).
+// undici hands each body chunk as a view into the socket read that carried it (never reused), so the
+// parser may keep views across chunks and copies each part's bytes exactly once.
 // Parts wait in a short queue; when the consumer falls behind, the socket is paused (backpressure), so
 // memory stays at a few parts. A consumer that stops early aborts the request.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { MultipartParser, type MultipartPart } from './multipart-reader.ts';
-import type { SocketGetDispatcher } from './socket-get-dispatcher.ts';
 
 export interface MultipartStreamOptions {
-  /** undici, or the socket GET client (its chunks are only valid during onResponseData: `chunksReused`). */
-  dispatcher: Pick<Dispatcher, 'dispatch'> | SocketGetDispatcher;
-  chunksReused?: boolean;
+  dispatcher: Pick<Dispatcher, 'dispatch'>;
   request: { origin: string; path: string; headers: Record<string, string> };
   /**
    * Sees the response head; returns the multipart boundary or throws the error to report. After a
@@ -74,7 +71,7 @@ export async function* streamMultipart(options: MultipartStreamOptions): AsyncGe
       }
       notify();
     };
-    (options.dispatcher as Pick<Dispatcher, 'dispatch'>).dispatch({ ...options.request, method: 'GET' }, {
+    options.dispatcher.dispatch({ ...options.request, method: 'GET' }, {
       onRequestStart(c: Controller) {
         controller = c;
         if (options.signal?.aborted) c.abort(options.signal.reason);
@@ -82,7 +79,7 @@ export async function* streamMultipart(options: MultipartStreamOptions): AsyncGe
       onResponseStart(c: Controller, statusCode: number, headers: IncomingHttpHeaders) {
         headSeen = true;
         try {
-          parser = new MultipartParser(options.onHead(statusCode, headers), { chunksReused: options.chunksReused ?? false });
+          parser = new MultipartParser(options.onHead(statusCode, headers));
         } catch (error) {
           headError = { error };
           if (statusCode >= 200 && statusCode < 300) {
@@ -93,13 +90,6 @@ export async function* streamMultipart(options: MultipartStreamOptions): AsyncGe
       },
       onResponseData(c: Controller, chunk: Buffer) {
         if (parser) take(c, () => parser!.write(chunk)); // else: draining an error body
-      },
-      // The socket GET client reads part bodies straight into the part's buffer (undici never calls these).
-      readTarget(): Uint8Array | undefined {
-        return parser?.directTarget();
-      },
-      onResponseDataDirect(c: Controller, length: number) {
-        take(c, () => parser!.wroteDirect(length));
       },
       onResponseEnd() {
         settled = true;
