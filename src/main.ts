@@ -5,8 +5,9 @@ import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config/load-config.ts';
 import type { Config } from './config/schema.ts';
-import { createDicomwebAgent } from './dicom/dicomweb/dicomweb-agent.ts';
-import { createDicomwebClient, type DicomwebAuth, type DicomwebClient } from './dicom/dicomweb/dicomweb-client.ts';
+import { dicomwebTrust } from './config/dicomweb-trust.ts';
+import type { DicomwebClient } from './dicom/dicomweb/dicomweb-client.ts';
+import { createDicomwebServers, type DicomwebServers } from './dicom/dicomweb/dicomweb-servers.ts';
 import { loadCodecs } from './dicom/pixels/index.ts';
 import { basicAuth } from './fhir/auth/basic-auth.ts';
 import { bearerAuth } from './fhir/auth/bearer-auth.ts';
@@ -33,6 +34,7 @@ import { createStudyLock } from './queue/study-lock.ts';
 import { createStudyMemory } from './queue/study-memory.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
 import { createPublishQueue, createStudyQueue } from './queue/study-queue.ts';
+import { ConfigInvalidError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
 import { createReconciler } from './triggers/reconciler.ts';
@@ -77,7 +79,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
   const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
   const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
-  const openDicomweb = dicomwebClientCache(config, logger);
+  const openDicomweb = dicomwebServers(config, logger);
   // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
   const stoppers: (() => Promise<void>)[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -236,31 +238,23 @@ export function fhirAuth(config: Config): FhirAuth | undefined {
   return undefined;
 }
 
-/** One DICOMweb client (and connection pool) per server base, shared by every job. */
-function dicomwebClientCache(config: Config, logger: Logger) {
-  const agent = createDicomwebAgent();
-  const clients = new Map<string, DicomwebClient>();
-  const auth: DicomwebAuth | undefined = config.DICOMWEB_TOKEN
-    ? { type: 'bearer', token: config.DICOMWEB_TOKEN }
-    : config.DICOMWEB_USERNAME !== undefined && config.DICOMWEB_PASSWORD !== undefined
-      ? { type: 'basic', username: config.DICOMWEB_USERNAME, password: config.DICOMWEB_PASSWORD }
-      : undefined;
-  const open = (baseUrl: string): DicomwebClient => {
-    let client = clients.get(baseUrl);
-    if (!client) {
-      // Credentials from config belong to DICOMWEB_URL; other servers (from Endpoints) get none.
-      const sameServer = config.DICOMWEB_URL !== undefined && new URL(baseUrl).origin === new URL(config.DICOMWEB_URL).origin;
-      client = createDicomwebClient({ baseUrl, dispatcher: agent, logger, ...(sameServer && auth ? { auth } : {}) });
-      clients.set(baseUrl, client);
-    }
-    return client;
-  };
-  return Object.assign(open, {
-    async closeAll() {
-      await Promise.all([...clients.values()].map((client) => client.close()));
-      await agent.close();
-    },
+/** One DICOMweb client per server base, shared by every job, for the allowed origins only (config/dicomweb-trust.ts). */
+function dicomwebServers(config: Config, logger: Logger): DicomwebServers {
+  const trust = dicomwebTrust(config);
+  return createDicomwebServers({
+    allowedOrigins: trust.allowedOrigins,
+    credentials: trust.credentials,
+    ...(config.DICOMWEB_CA_FILE ? { extraCa: readCaFile(config.DICOMWEB_CA_FILE) } : {}),
+    logger,
   });
+}
+
+function readCaFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigInvalidError(['DICOMWEB_CA_FILE'], { cause });
+  }
 }
 
 function readinessChecks(

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ConfigInvalidError } from '../shared/errors.ts';
+import { dicomwebTrust } from './dicomweb-trust.ts';
 import { configSchema, type Config } from './schema.ts';
 
 /**
@@ -29,6 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (smart.some((v) => v !== undefined) && !smart.every((v) => v !== undefined)) {
     throw new ConfigInvalidError(['FHIR_SMART_CLIENT_ID', 'FHIR_SMART_PRIVATE_KEY_FILE', 'FHIR_SMART_TOKEN_URL']);
   }
+  dicomwebTrust(config); // throws ConfigInvalidError naming the key
   return Object.freeze(config);
 }
 

@@ -6,6 +6,21 @@ const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string(
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+/** A JSON object given as a string (environment) or as a mapping (CONFIG_FILE); unreadable JSON fails the key. */
+const jsonObject = <T extends z.ZodType>(shape: T) =>
+  z.preprocess((v) => {
+    if (v === '' || v === undefined) return undefined;
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return Symbol('invalid JSON');
+    }
+  }, shape.optional());
+const originCredential = z.union([
+  z.strictObject({ token: z.string().min(8) }),
+  z.strictObject({ username: z.string(), password: z.string() }),
+]);
 const list = (fallback: string) =>
   z
     .string()
@@ -26,6 +41,11 @@ export const configSchema = z.object({
   DICOMWEB_TOKEN: optionalSecret,
   DICOMWEB_USERNAME: z.string().optional(),
   DICOMWEB_PASSWORD: z.string().optional(),
+  // Trust boundary (README "Security"): DICOMweb origins an Endpoint may name besides DICOMWEB_URL's
+  // own (always allowed), their credentials (sent to that origin only), and a CA for TLS servers.
+  DICOMWEB_ALLOWED_ORIGINS: list(''),
+  DICOMWEB_ORIGIN_CREDENTIALS: jsonObject(z.record(z.string(), originCredential)),
+  DICOMWEB_CA_FILE: z.string().optional(),
   FHIR_URL: optionalUrl,
   FHIR_TOKEN: optionalSecret,
   FHIR_USERNAME: z.string().optional(),

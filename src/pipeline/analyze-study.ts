@@ -26,7 +26,10 @@ export interface AnalyzeStudyDeps {
   logger: Logger;
   fhir?: FhirClient;
   defaultDicomwebUrl?: string;
-  /** One client per DICOMweb base (main.ts caches them so connections are reused). */
+  /**
+   * One client per DICOMweb base (main.ts caches them so connections are reused); throws
+   * EndpointNotAllowedError for a base outside DICOMWEB_ALLOWED_ORIGINS.
+   */
   openDicomweb(baseUrl: string): DicomwebClient;
   codecs: Codecs;
   seriesRule: SeriesSelectionRule;
@@ -90,7 +93,9 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
   };
 
   try {
+    // Opening checks the allow-list: every server the study names is vetted before anything is fetched.
     const dicomweb = deps.openDicomweb(study.dicomwebBaseUrl);
+    for (const base of Object.values(study.seriesDicomwebBaseUrls ?? {})) deps.openDicomweb(base);
     await ctx.progress('list-series', 5);
     const listed = await timer.time('list-series', () => dicomweb.searchSeries(study.studyInstanceUid, {}, { signal: ctx.signal }));
     // QIDO answers an unknown study with no series (Orthanc) or 404 (the client maps that itself).

@@ -59,6 +59,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
+      DICOMWEB_ALLOWED_ORIGINS: `${new URL(orthanc.baseUrl).origin},${new URL(proxy.baseUrl(orthanc.baseUrl)).origin}`,
       RETRY_FIRST_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '150', STUDY_LOCK_RETRY_MS: '100',
     }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
@@ -281,6 +282,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     const shortWindow = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'), PUBLISH_RETRY_WINDOW_MS: '0',
+      DICOMWEB_ALLOWED_ORIGINS: `${new URL(orthanc.baseUrl).origin},${new URL(proxy.baseUrl(orthanc.baseUrl)).origin}`,
     }, { logger: createLogger({ level: 'silent' }) });
     const otherApi = `http://127.0.0.1:${shortWindow.port}`;
     try {
