@@ -1,9 +1,15 @@
 // A plain FHIR R4 client for any server, built on @medplum/core's MedplumClient (no Medplum login, no
 // extended mode, no cache, no automatic retries: retrying is the job's decision, via `retryable`).
+// It talks to one FHIR base and nowhere else: every request URL (a reference, a `next` link) must lie
+// below the base (FHIR_REFERENCE_NOT_ALLOWED otherwise), and redirects are never followed
+// (UPSTREAM_REDIRECT_REFUSED), so credentials cannot be led to another server.
 import { MedplumClient } from '@medplum/core';
 import type { WithId } from '@medplum/core';
 import type { Bundle, Resource, ResourceType } from '@medplum/fhirtypes';
-import { DependencyUnavailableError, UpstreamHttpError } from '../shared/errors.ts';
+import {
+  DependencyUnavailableError, FhirReferenceNotAllowedError, UpstreamHttpError, UpstreamRedirectRefusedError,
+} from '../shared/errors.ts';
+import { httpOriginOf } from '../shared/http-origin.ts';
 import type { FhirAuth } from './auth/fhir-auth.ts';
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -25,7 +31,7 @@ export interface FhirClient {
   readonly baseUrl: string;
   /** Read by type and id; `undefined` when the server says 404 or 410. */
   read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<WithId<T> | undefined>;
-  /** Read a relative (`Endpoint/1`) or absolute reference on this server; `undefined` on 404/410. */
+  /** Read a relative (`Endpoint/1`) or absolute reference on this server; `undefined` on 404/410; elsewhere: FhirReferenceNotAllowedError. */
   readReference<T extends Resource>(reference: string): Promise<WithId<T> | undefined>;
   /** Search, following `next` links up to `maxPages` (default 20). */
   search<T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, options?: { maxPages?: number }): Promise<WithId<T>[]>;
@@ -47,7 +53,7 @@ export function isNotFoundError(error: unknown): boolean {
 export function createFhirClient(options: FhirClientOptions): FhirClient {
   const base = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
   const baseUrl = base.toString();
-  const transport = createTransport(options);
+  const transport = createTransport(options, base);
   const medplum = new MedplumClient({
     baseUrl: `${base.origin}/`,
     fhirUrlPath: base.pathname,
@@ -71,9 +77,9 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     baseUrl,
     read: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
       orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>),
-    readReference: (reference) => {
+    readReference: async (reference) => {
       const url = new URL(reference, baseUrl).toString();
-      if (!url.startsWith(baseUrl)) throw new UpstreamHttpError('fhir', 400, { detail: 'reference outside the FHIR base' });
+      if (!isBelowBase(url, base)) throw new FhirReferenceNotAllowedError();
       return orUndefined(medplum.get(url, { ...once }) as unknown as Promise<never>);
     },
     search: async <T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, searchOptions: { maxPages?: number } = {}) => {
@@ -96,19 +102,34 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   };
 }
 
+/** True when `address` is on the base's origin (compared after normalisation, userinfo refused) and below its path. */
+export function isBelowBase(address: string | URL, base: URL): boolean {
+  let url: URL;
+  try {
+    url = new URL(address, base);
+  } catch {
+    return false;
+  }
+  return httpOriginOf(url.toString()) !== undefined && httpOriginOf(url.toString()) === httpOriginOf(base.toString())
+    && url.pathname.startsWith(base.pathname);
+}
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
 /**
  * The fetch MedplumClient calls: adds credentials, refreshes them once on 401, and turns every failure
  * into our errors so that MedplumClient's own status handling never loses the real HTTP status.
  */
-function createTransport(options: FhirClientOptions): FetchLike {
+function createTransport(options: FhirClientOptions, base: URL): FetchLike {
   const fetchImpl: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
   const timeoutMs = options.timeoutMs ?? 30_000;
 
   async function send(input: string | URL, init: RequestInit | undefined): Promise<Response> {
+    if (!isBelowBase(input, base)) throw new FhirReferenceNotAllowedError();
     const headers = new Headers(init?.headers);
     if (options.auth) headers.set('Authorization', await options.auth.authorization());
     try {
-      return await fetchImpl(input, { ...init, headers, signal: AbortSignal.timeout(timeoutMs) });
+      return await fetchImpl(input, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
     } catch (error) {
       throw new DependencyUnavailableError('fhir', { cause: error });
     }
@@ -120,6 +141,10 @@ function createTransport(options: FhirClientOptions): FetchLike {
       await response.body?.cancel();
       options.auth.invalidate();
       response = await send(input, init);
+    }
+    if (REDIRECT_STATUSES.has(response.status)) {
+      await response.body?.cancel();
+      throw new UpstreamRedirectRefusedError('fhir', response.status);
     }
     if (response.status >= 400) {
       await response.body?.cancel();

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type DicomwebHttpError, errorForStatus, parseRetryAfter, toDicomwebError } from '../../../src/dicom/dicomweb/dicomweb-errors.ts';
-import { DependencyUnavailableError, StudyNotFoundError, UpstreamHttpError } from '../../../src/shared/errors.ts';
+import {
+  DependencyUnavailableError, StudyNotFoundError, UpstreamHttpError, UpstreamRedirectRefusedError, UpstreamTlsUntrustedError,
+} from '../../../src/shared/errors.ts';
 
 describe('errorForStatus', () => {
   it('maps a 404 on a study path to StudyNotFoundError, elsewhere to UpstreamHttpError', () => {
@@ -20,6 +22,13 @@ describe('errorForStatus', () => {
     expect(errorForStatus(403, undefined, false).retryable).toBe(false);
   });
 
+  it('refuses every redirect status, not retryable', () => {
+    for (const status of [301, 302, 303, 307, 308]) {
+      expect(errorForStatus(status, undefined, true)).toBeInstanceOf(UpstreamRedirectRefusedError);
+      expect(errorForStatus(status, undefined, false).retryable).toBe(false);
+    }
+  });
+
   it('keeps UIDs and URLs out of the message', () => {
     expect(errorForStatus(500, undefined, true).message).toBe('Upstream dicomweb answered HTTP 500');
   });
@@ -36,6 +45,14 @@ describe('parseRetryAfter', () => {
 });
 
 describe('toDicomwebError', () => {
+  it('turns a certificate that does not verify into UPSTREAM_TLS_UNTRUSTED, not retryable', () => {
+    for (const code of ['DEPTH_ZERO_SELF_SIGNED_CERT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'CERT_HAS_EXPIRED']) {
+      const mapped = toDicomwebError(new TypeError('fetch failed', { cause: Object.assign(new Error('tls'), { code }) }));
+      expect(mapped, code).toBeInstanceOf(UpstreamTlsUntrustedError);
+      expect((mapped as UpstreamTlsUntrustedError).retryable).toBe(false);
+    }
+  });
+
   it('turns socket failures into a retryable DependencyUnavailableError and lets aborts through', () => {
     const refused = toDicomwebError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
     expect(refused).toBeInstanceOf(DependencyUnavailableError);
