@@ -1,7 +1,7 @@
 // SMART Backend Services (client credentials with a private-key JWT assertion), signed with node:crypto.
 // https://hl7.org/fhir/smart-app-launch/backend-services.html
 import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { DependencyUnavailableError, UpstreamHttpError } from '../../shared/errors.ts';
+import { DependencyUnavailableError, UpstreamHttpError, UpstreamRedirectRefusedError } from '../../shared/errors.ts';
 import type { FhirAuth } from './fhir-auth.ts';
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
@@ -74,10 +74,16 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body,
+        // The body carries a signed client assertion: it goes to the configured token URL and nowhere else.
+        redirect: 'manual',
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
       throw new DependencyUnavailableError('fhir', { cause: error, detail: 'token endpoint' });
+    }
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new UpstreamRedirectRefusedError('fhir', response.status);
     }
     if (!response.ok) {
       await response.body?.cancel();
