@@ -8,6 +8,8 @@
 //   node-http node:http (native llhttp) with a keep-alive http.Agent, body discarded
 //   curl      curl to /dev/null (the limit)
 // Goals: ours >= 0.8 x curl throughput; peak RSS <= series pixel bytes x 2 + 150 MB.
+// Knobs: INGEST_RUNS (child processes per method, default 5); INGEST_AGENT_OPTS, JSON undici Agent
+// options for ours (e.g. {"connect":{"highWaterMark":1048576}}), to try a tuning against the same baseline.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
