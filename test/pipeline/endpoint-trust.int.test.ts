@@ -37,6 +37,7 @@ describe('DICOMweb origins: allow-list and per-origin credentials', () => {
   let ctPath: string;
   const logLines: string[] = [];
   const analyzed: string[] = [];
+  let redirectedUid: string | undefined;
 
   // Stands in for the model: every series is retrieved and decoded, nothing is written back.
   const capture: ResultStage = {
@@ -52,9 +53,15 @@ describe('DICOMweb origins: allow-list and per-origin credentials', () => {
     work = mkdtempSync(path.join(tmpdir(), 'endpoint-trust-'));
     [orthanc, fhir] = await Promise.all([startOrthanc(), startFhirServer()]);
     ctPath = (await ensureFixtures()).samples.CT_small.path;
-    [configured, second, stranger] = await Promise.all([
-      startRecordingDicomwebServer({ forwardTo: orthanc.baseUrl }),
-      startRecordingDicomwebServer({ forwardTo: orthanc.baseUrl }),
+    stranger = await startRecordingDicomwebServer({ forwardTo: orthanc.baseUrl });
+    [configured, second] = await Promise.all([
+      // Answers 307 to the stranger for the one study a test names, forwards everything else.
+      startRecordingDicomwebServer({
+        forwardTo: orthanc.baseUrl,
+        answer: (request) => (redirectedUid && request.url.includes(redirectedUid)
+          ? { status: 307, headers: { location: `${stranger.origin}${request.url}` } }
+          : undefined),
+      }),
       startRecordingDicomwebServer({ forwardTo: orthanc.baseUrl }),
     ]);
     const { prefix, cleanup } = openTestRedis();
@@ -186,5 +193,19 @@ describe('DICOMweb origins: allow-list and per-origin credentials', () => {
     expect(used.length).toBeGreaterThan(0);
     expect(used.every((r) => r.headers.authorization === `Bearer ${MAIN_TOKEN}`)).toBe(true);
     expect(mentions(second, file.studyInstanceUid)).toEqual([]);
+  });
+
+  it('does not follow a 307 from DICOMWEB_URL to another server: UPSTREAM_REDIRECT_REFUSED on the run and the Task, the token stays home', async () => {
+    const file = await uploadStudy('redirected');
+    redirectedUid = file.studyInstanceUid;
+    const id = await imagingStudy(file, {});
+    const run = await runFor(id);
+    expect(run).toMatchObject({ state: 'failed', errorCode: 'UPSTREAM_REDIRECT_REFUSED' });
+    const task = await taskOf(id);
+    expect(task.status).toBe('failed');
+    expect(task.statusReason?.coding?.[0]?.code).toBe('UPSTREAM_REDIRECT_REFUSED');
+    expect(mentions(configured, file.studyInstanceUid).length).toBeGreaterThan(0);
+    expect(stranger.requests).toEqual([]);
+    expect(analyzed).not.toContain(file.studyInstanceUid);
   });
 });

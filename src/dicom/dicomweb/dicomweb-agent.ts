@@ -4,7 +4,9 @@
 // before the server would close it, while requests that follow each other closely still share it.
 // (undici's default threshold of 2 s would turn every Orthanc connection into a one-shot.)
 // No pipelining: a WADO-RS answer is one long body, and a second request queued behind it on the same
-// socket would wait for all of it; parallel requests get their own connections instead.
+// socket would wait for all of it; parallel requests get their own connections instead. The socket
+// highWaterMark stays at undici's 64 KiB: 256 KiB and 1 MiB were no better in `npm run bench -- ingest`
+// (INGEST_AGENT_OPTS; within the noise of a loaded 2-core machine).
 // undici never follows redirects unless a redirect interceptor is added, and none is: a 3xx reaches
 // the client as a status (dicomweb-errors.ts refuses it), so credentials never travel to a Location.
 import { rootCertificates } from 'node:tls';
