@@ -64,6 +64,8 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/tiny', import.
 export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = loadConfig(env);
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  // Before any connection is opened: an unreadable DICOMWEB_CA_FILE stops start-up cleanly.
+  const openDicomweb = dicomwebServers(config, logger);
   const redis = createRedisConnection(config.REDIS_URL);
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
@@ -79,7 +81,6 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
   const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
   const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
-  const openDicomweb = dicomwebServers(config, logger);
   // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
   const stoppers: (() => Promise<void>)[] = [];
   const closers: (() => Promise<void>)[] = [];

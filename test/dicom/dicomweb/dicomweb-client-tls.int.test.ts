@@ -9,10 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDicomwebAgent } from '../../../src/dicom/dicomweb/dicomweb-agent.ts';
 import { createDicomwebClient, type DicomPart } from '../../../src/dicom/dicomweb/dicomweb-client.ts';
 import { Tag, firstString } from '../../../src/dicom/dicom-json.ts';
-import { UpstreamTlsUntrustedError } from '../../../src/shared/errors.ts';
+import { startService } from '../../../src/main.ts';
+import { ConfigInvalidError, UpstreamTlsUntrustedError } from '../../../src/shared/errors.ts';
+import { createLogger } from '../../../src/shared/logger.ts';
 import { ensureFixtures } from '../../support/fixtures.ts';
 import { copyWithFreshUids, type CopiedFile } from '../../support/orthanc-files.ts';
 import { startOrthanc, type OrthancServer } from '../../support/orthanc.ts';
+import { openTestRedis } from '../../support/redis.ts';
 import { startTlsProxy, type TlsProxy } from '../../support/tls-proxy.ts';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -77,6 +80,34 @@ describe('DICOMweb client over TLS', () => {
       expect(proxy.forwarded()).toBe(before);
     } finally {
       await client.close();
+    }
+  });
+
+  it('the service trusts DICOMWEB_CA_FILE: ready with it, DICOMweb not ready without it, an unreadable file stops start-up', async () => {
+    const redis = openTestRedis();
+    const env = { PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, DICOMWEB_URL: proxy.baseUrl, ALLOW_UNAUTHENTICATED: 'true', RECONCILE_INTERVAL_MS: '0' };
+    const logger = createLogger({ level: 'silent' });
+    try {
+      const trusting = await startService('api', { ...env, DICOMWEB_CA_FILE: proxy.certificateFile }, { logger });
+      try {
+        const ready = await fetch(`http://127.0.0.1:${trusting.port}/readyz`);
+        expect(await ready.json()).toMatchObject({ status: 'ready', checks: { dicomweb: 'ok' } });
+      } finally {
+        await trusting.stop();
+      }
+      const doubting = await startService('api', env, { logger });
+      try {
+        const notReady = await fetch(`http://127.0.0.1:${doubting.port}/readyz`);
+        expect(notReady.status).toBe(503);
+        expect(JSON.stringify(await notReady.json())).toContain('dicomweb');
+      } finally {
+        await doubting.stop();
+      }
+      const error = await startService('api', { ...env, DICOMWEB_CA_FILE: path.join(work, 'missing.pem') }, { logger }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigInvalidError);
+      expect((error as ConfigInvalidError).keys).toEqual(['DICOMWEB_CA_FILE']);
+    } finally {
+      await redis.cleanup();
     }
   });
 });
