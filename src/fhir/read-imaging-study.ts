@@ -5,7 +5,7 @@ import type { Endpoint, ImagingStudy, Reference } from '@medplum/fhirtypes';
 import { ImagingStudyInvalidError, ImagingStudyNotFoundError } from '../shared/errors.ts';
 import { isDicomUid } from '../shared/uids.ts';
 import { DICOM_UID_SYSTEM } from './builders/result-identity.ts';
-import type { FhirClient } from './fhir-client.ts';
+import { isBelowBase, type FhirClient } from './fhir-client.ts';
 
 export { DICOM_UID_SYSTEM };
 const WADO_RS = 'dicom-wado-rs';
@@ -96,9 +96,10 @@ async function resolveEndpoint(client: FhirClient, owner: ImagingStudy, referenc
     const contained = owner.contained?.find((resource) => resource.resourceType === 'Endpoint' && resource.id === ref.slice(1));
     return contained as Endpoint | undefined;
   }
-  // Only follow references on our own FHIR server: credentials must not travel elsewhere.
+  // Only follow references on our own FHIR server (fhir-client.ts isBelowBase): a reference elsewhere
+  // is ignored, never read, so neither credentials nor the request travel there.
   const url = new URL(ref, client.baseUrl).toString();
-  if (!url.startsWith(client.baseUrl) || !/^Endpoint\/[^/]+$/.test(url.slice(client.baseUrl.length))) return undefined;
+  if (!isBelowBase(url, new URL(client.baseUrl)) || !/^Endpoint\/[^/]+$/.test(url.slice(client.baseUrl.length))) return undefined;
   const endpoint = await client.readReference<Endpoint>(url);
   return endpoint?.resourceType === 'Endpoint' ? endpoint : undefined;
 }
