@@ -27,6 +27,10 @@ export interface DicomwebServers {
   closeAll(): Promise<void>;
 }
 
+// Clients hold no connections of their own (they share the agent), so the cache only saves re-creating
+// them; it is capped because Endpoint paths on an allowed origin are chosen by whoever writes Endpoints.
+const MAX_CACHED_CLIENTS = 64;
+
 export function createDicomwebServers(options: DicomwebServersOptions): DicomwebServers {
   const allowed = new Set(options.allowedOrigins);
   const agent = createDicomwebAgent(options.extraCa ? { extraCa: options.extraCa } : {});
@@ -42,6 +46,7 @@ export function createDicomwebServers(options: DicomwebServersOptions): Dicomweb
     if (origin === undefined) throw new EndpointNotAllowedError();
     const auth = options.credentials?.get(origin);
     client = createDicomwebClient({ baseUrl, dispatcher: agent, ...(options.logger ? { logger: options.logger } : {}), ...(auth ? { auth } : {}) });
+    if (clients.size >= MAX_CACHED_CLIENTS) clients.delete(clients.keys().next().value!);
     clients.set(baseUrl, client);
     return client;
   };
