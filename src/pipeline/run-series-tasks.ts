@@ -56,7 +56,7 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
     const sliceIndices = selectSlices(volume.depth, task.slices);
     if (task.kind === 'report') {
       const result = await options.engine.understand({
-        images: sliceIndices.map((k) => sliceToModelImage(volume, k)),
+        images: sliceIndices.map((k) => sliceToModelImage(volume, k, task.windowing)),
         prompt: task.prompt,
         maxNewTokens: task.decode.maxNewTokens,
         ...(task.decode.temperature > 0 ? { temperature: task.decode.temperature, seed: options.seed } : {}),
@@ -70,7 +70,7 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
     for (const k of sliceIndices) {
       const result = await options.engine.generate({
         prompt: task.prompt,
-        images: [sliceToModelImage(volume, k)],
+        images: [sliceToModelImage(volume, k, task.windowing)],
         steps: task.guidance.steps,
         guidance: {
           textScale: task.guidance.textScale,
@@ -79,6 +79,10 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
           renorm: task.guidance.renorm,
         },
         seed: options.seed + k,
+        // Super-resolution asks for a larger output than the source; other tasks generate at the input's size.
+        ...(task.kind === 'translation' && task.outputScale > 1
+          ? { width: volume.columns * task.outputScale, height: volume.rows * task.outputScale }
+          : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
       generated.push({ sliceIndex: k, image: result.image });
