@@ -380,6 +380,14 @@ export interface components {
             rows: number;
             columns: number;
             transferSyntaxes: string[];
+            /** @description Whole-slide series only. The one pyramid level retrieved (the one nearest the model's input size); no other level is fetched. */
+            pyramidLevel?: {
+                /** @description 0 is the full-resolution level. */
+                level: number;
+                levels: number;
+                /** @description Frames (tiles) of the level, assembled into one image. */
+                tiles: number;
+            };
         };
         RunResults: {
             tasks: number;

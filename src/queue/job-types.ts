@@ -46,4 +46,6 @@ export interface SeriesSummary {
   rows: number;
   columns: number;
   transferSyntaxes: string[];
+  /** Whole-slide series: the pyramid level retrieved (0 = full resolution) of how many, and its tile count. */
+  pyramidLevel?: { level: number; levels: number; tiles: number };
 }
