@@ -131,6 +131,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       results,
       outputs, memory, runs,
       replayPublish: (runId) => runControl.replay(runId),
+      ...(validator ? { fhirValidator: validator } : {}),
     });
     publish = createPublishProcessor({
       logger, openDicomweb, outputs, memory, runs,
@@ -177,7 +178,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       ...common, stage: 'analyze', queueName: STUDY_QUEUE, concurrency: config.WORKER_CONCURRENCY, processor: analyze,
       retry: { windowMs: config.ANALYZE_RETRY_WINDOW_MS, ...delays },
       initRun: (id, data) => ({
-        id, kind: 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt, ...(data.replayOf ? { replayOf: data.replayOf } : {}),
+        id, kind: data.question ? 'question' : 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt,
+        ...(data.replayOf ? { replayOf: data.replayOf } : {}),
       }),
       continueTo: enqueuePublish,
     }));

@@ -11,6 +11,8 @@ import type { StudyMemory } from '../queue/study-memory.ts';
 import { StudyNotFoundError, toAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { deriveJobKey, hashStudyUid } from '../shared/uids.ts';
+import type { ResourceValidator } from '../fhir/validate-resource.ts';
+import { answerQuestion } from './answer-question.ts';
 import { ingestSeries, type IngestedSeries } from './ingest-series.ts';
 import { inputIdentity } from './input-identity.ts';
 import { resolveStudy, type ResolvedStudy } from './resolve-study.ts';
@@ -37,6 +39,8 @@ export interface AnalyzeStudyDeps {
   outputs: Pick<ResultsStore, 'put' | 'has'>;
   memory: Pick<StudyMemory, 'learnAlias' | 'runForIdentity' | 'recordAnalysis' | 'recordImagingStudyVersion'>;
   runs: { get(id: string): Promise<RunRecord | undefined> };
+  /** Validates what question runs write to FHIR (analysis results are validated by the result stage). */
+  fhirValidator?: ResourceValidator;
   /** Publishes a failed run's persisted outputs again (a new run found it had the same input). */
   replayPublish(runId: string): Promise<unknown>;
 }
@@ -67,6 +71,7 @@ export function createAnalyzeProcessor(deps: AnalyzeStudyDeps): StageProcessor<S
 }
 
 async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyDeps): Promise<StageResult> {
+  if (ctx.data.question) return answerQuestion(ctx, deps, ctx.data.question);
   const timer = createStageTimer();
   const log = deps.logger.child({ runId: ctx.runId });
   const queueWaitMs = Math.max(0, Date.now() - Date.parse(ctx.data.requestedAt));
