@@ -40,6 +40,8 @@ export const configSchema = z.object({
   ),
   FHIR_TIMEOUT_MS: int(100, 600_000, 30_000),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000, 300_000),
+  /** How often FHIR_URL is searched for Tasks with code "ask" (questions from the EHR); 0 = off. */
+  ASK_TASK_POLL_INTERVAL_MS: int(0, 86_400_000, 30_000),
   DICOMWEB_POLL_INTERVAL_MS: int(0, 86_400_000, 0),
   DICOMWEB_POLL_STABLE_MS: int(0, 86_400_000, 60_000),
   DICOMWEB_POLL_LOOKBACK_DAYS: int(0, 365, 1),

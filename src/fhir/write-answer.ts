@@ -5,9 +5,10 @@ import type { AnswerBundle } from './builders/build-answer-bundle.ts';
 import type { FhirClient } from './fhir-client.ts';
 import type { ResourceValidator } from './validate-resource.ts';
 
-export async function writeAnswer(deps: { client: FhirClient; validator: ResourceValidator }, answer: AnswerBundle): Promise<string> {
+export async function writeAnswer(deps: { client: FhirClient; validator: ResourceValidator }, answer: AnswerBundle): Promise<string | undefined> {
   deps.validator.assertValidBundle(answer.bundle);
   const response = await deps.client.transaction(answer.bundle);
+  if (!answer.observationFullUrl) return undefined;
   const index = (answer.bundle.entry ?? []).findIndex((e) => e.fullUrl === answer.observationFullUrl);
   const entry = response.entry?.[index];
   const location = entry?.response?.location ?? (entry?.resource?.id ? `Observation/${entry.resource.id}` : undefined);

@@ -303,8 +303,11 @@ export interface components {
          * @enum {string}
          */
         RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile" | "answered";
-        /** @enum {string} */
-        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli" | "replay";
+        /**
+         * @description fhir-task is a FHIR Task with code "ask" (a question), found by polling.
+         * @enum {string}
+         */
+        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli" | "replay" | "fhir-task";
         OperationOutcome: {
             /** @constant */
             resourceType: "OperationOutcome";

@@ -1,7 +1,9 @@
 import { firstString, Tag } from '../dicom/dicom-json.ts';
 import type { StudyJobData, QuestionRequest } from '../queue/job-types.ts';
 import type { StageContext, StageResult } from '../queue/stage-worker.ts';
-import { ConfigInvalidError, NoImageSeriesError, QuestionSeriesNotFoundError, QuestionSlicesInvalidError, StudyNotFoundError } from '../shared/errors.ts';
+import type { Task } from '@medplum/fhirtypes';
+import { failAskTask, withAnswer } from '../fhir/ask-tasks.ts';
+import { ConfigInvalidError, ImagingStudyNotFoundError, NoImageSeriesError, QuestionSeriesNotFoundError, QuestionSlicesInvalidError, StudyNotFoundError, toAppError } from '../shared/errors.ts';
 import { deriveJobKey, hashStudyUid } from '../shared/uids.ts';
 import { writeAnswer } from '../fhir/write-answer.ts';
 import type { AnalyzeStudyDeps } from './analyze-study.ts';
@@ -23,6 +25,19 @@ export const QUESTION_MAX_NEW_TOKENS = 512;
  * on the run's job key, so it still writes once.
  */
 export async function answerQuestion(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyDeps, question: QuestionRequest): Promise<StageResult> {
+  try {
+    return await answer(ctx, deps, question);
+  } catch (thrown) {
+    const error = toAppError(thrown);
+    // The asking Task learns of a permanent failure (with the code only); transient ones are retried.
+    if (deps.fhir && question.fhirTaskId && !ctx.signal.aborted && ctx.decide(error) !== 'retry') {
+      await failAskTask(deps.fhir, question.fhirTaskId, error.code).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+async function answer(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyDeps, question: QuestionRequest): Promise<StageResult> {
   const timer = createStageTimer();
   const results = deps.results;
   if (!results?.answer) throw new ConfigInvalidError(['MODEL_DIR']);
@@ -55,6 +70,7 @@ export async function answerQuestion(ctx: StageContext<StudyJobData>, deps: Anal
   const outputs = await timer.time('model', () => results.answer!({
     jobKey, study, series, sliceIndices, question: question.text, maxNewTokens: question.maxNewTokens ?? QUESTION_MAX_NEW_TOKENS,
     signal: ctx.signal, ...(Number.isNaN(requestedAt.getTime()) ? {} : { requestedAt }),
+    ...(question.fhirTaskId ? { askTaskId: question.fhirTaskId } : {}),
   }));
 
   let written: string | undefined;
@@ -62,7 +78,14 @@ export async function answerQuestion(ctx: StageContext<StudyJobData>, deps: Anal
   if (fhir && deps.fhirValidator && outputs.fhir) {
     await ctx.progress('fhir-write', 90);
     const bundle = outputs.fhir;
-    written = await timer.time('fhir-write', () => writeAnswer({ client: fhir, validator: deps.fhirValidator! }, bundle));
+    written = await timer.time('fhir-write', async () => {
+      const observation = await writeAnswer({ client: fhir, validator: deps.fhirValidator! }, bundle);
+      if (!question.fhirTaskId) return observation;
+      const task = await fhir.read<Task>('Task', question.fhirTaskId);
+      if (!task) throw new ImagingStudyNotFoundError({ detail: 'asking Task gone' });
+      await fhir.update<Task>(withAnswer(task, outputs.answer));
+      return `Task/${task.id}`;
+    });
   }
   return {
     end: { outcome: 'answered', results: { tasks: 1, dicomObjects: [], answer: outputs.answer, ...(written ? { observation: written } : {}) } },

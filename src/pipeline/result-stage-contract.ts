@@ -41,6 +41,8 @@ export interface QuestionInput {
   priorImages?: RgbImage[];
   /** What the Provenance says about other inputs (the prior study). */
   provenanceNotes?: string[];
+  /** Asked by this FHIR Task: the answer goes into its output, the Provenance targets it. */
+  askTaskId?: string;
   signal: AbortSignal;
   requestedAt?: Date;
 }

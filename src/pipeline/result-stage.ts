@@ -67,7 +67,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       await time('fhir-build', async () => validator.assertValidBundle(buildAiResultBundle(fhirInput).bundle));
       return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls() };
     },
-    async answer({ jobKey, study, series, sliceIndices, question, maxNewTokens, priorImages, provenanceNotes, signal, requestedAt }) {
+    async answer({ jobKey, study, series, sliceIndices, question, maxNewTokens, priorImages, provenanceNotes, askTaskId, signal, requestedAt }) {
       const counted = countEngineCalls(deps.engine);
       const images = [...(priorImages ?? []), ...sliceIndices.map((k) => sliceToModelImage(series.volume, k))];
       const result = await counted.engine.understand({ images, prompt: question, maxNewTokens, signal });
@@ -79,6 +79,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
         model: { name: model.name, version: model.version, manufacturer: deps.manufacturer },
         question, answer, recordedAt: (requestedAt ?? now()).toISOString(),
         ...(provenanceNotes?.length ? { provenanceNotes } : {}),
+        ...(askTaskId ? { askTaskId } : {}),
       });
       deps.fhir.validator.assertValidBundle(fhir.bundle);
       return { answer, fhir, engineCalls: counted.calls() };

@@ -5,7 +5,7 @@ export const STUDY_QUEUE = 'study-analysis';
 /** Queue of the publish stage (STOW, FHIR, Task); its workers need no model. */
 export const PUBLISH_QUEUE = 'study-publish';
 
-export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli' | 'replay';
+export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli' | 'replay' | 'fhir-task';
 
 /** What a trigger knows about a study. At least one of the two ids is set. */
 export interface StudyReference {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DocumentReference, ImagingStudy, Observation, Provenance, Resource } from '@medplum/fhirtypes';
+import type { DocumentReference, ImagingStudy, Observation, Provenance, Resource, Task } from '@medplum/fhirtypes';
 import { decodeInstance, loadCodecs } from '../../src/dicom/pixels/index.ts';
 import { assembleVolume } from '../../src/dicom/volume/assemble-volume.ts';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
@@ -16,7 +16,7 @@ import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts'
 import type { ModalityStudy } from '../support/modality-studies.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
 import { openTestRedis } from '../support/redis.ts';
-import { waitForRun } from '../support/service-probe.ts';
+import { studyRuns, waitForRun, waitUntil } from '../support/service-probe.ts';
 
 // A clinician's question about a study, through the real stack: POST /studies/{uid}/questions -> a question
 // run -> UniMedVL understanding on the chosen slices -> the answer in the run's result and in FHIR as an
@@ -50,7 +50,7 @@ describe('questions about a study', () => {
     redis = openTestRedis();
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
-      EXECUTION_PROVIDER: 'cpu',
+      EXECUTION_PROVIDER: 'cpu', ASK_TASK_POLL_INTERVAL_MS: '200',
     }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
   });
@@ -120,5 +120,42 @@ describe('questions about a study', () => {
     expect((await all<Observation>('Observation')).length).toBe(before);
     // The question text is never part of a run record.
     expect(JSON.stringify([wrongSeries, wrongSlices])).not.toContain(QUESTION);
+  });
+
+  it('a FHIR Task with code "ask" is taken, answered by a question run, and completed with the answer as its output', async () => {
+    const patientRef = (await fhir.repo.readResource<ImagingStudy>('ImagingStudy', imagingStudyId)).subject!.reference!;
+    const asked = 'Is the lesion larger than on the prior study?';
+    const task = await fhir.repo.createResource<Task>({
+      resourceType: 'Task', status: 'requested', intent: 'order',
+      code: { coding: [{ system: 'http://ehr.example.org/task-code', code: 'ask' }] },
+      focus: { reference: `ImagingStudy/${imagingStudyId}` }, for: { reference: patientRef },
+      input: [{ type: { coding: [{ system: 'http://ehr.example.org/task-input', code: 'question' }] }, valueString: asked }],
+    });
+    const done = await waitUntil(() => fhir.repo.readResource<Task>('Task', task.id!), (t) => t.status === 'completed' || t.status === 'failed', 'the asking Task');
+    expect(done.status, JSON.stringify(done.statusReason)).toBe('completed');
+    const output = done.output?.find((o) => o.type.coding?.[0]?.code === 'answer');
+    expect(typeof output?.valueString).toBe('string');
+    expect(done.input?.[0]?.valueString).toBe(asked);
+
+    const runs = (await studyRuns(api, study.studyInstanceUid)).filter((r) => r.kind === 'question' && r.trigger === 'fhir-task');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ state: 'completed', outcome: 'answered', results: { answer: output!.valueString, observation: `Task/${task.id}` } });
+    const provenance = (await all<Provenance>('Provenance')).find((p) => p.target.some((t) => t.reference === `Task/${task.id}`));
+    const question = provenance?.contained?.find((c): c is DocumentReference => c.resourceType === 'DocumentReference');
+    expect(Buffer.from(question!.content[0]!.attachment.data!, 'base64').toString('utf8')).toBe(asked);
+    // No Observation for a question asked by a Task: the Task holds the answer.
+    expect((await all<Observation>('Observation')).filter((o) => o.valueString === output!.valueString && JSON.stringify(o).includes(task.id!))).toEqual([]);
+  });
+
+  it('a Task that asks nothing is rejected with the reason, and no run is made', async () => {
+    const before = (await studyRuns(api, study.studyInstanceUid)).length;
+    const task = await fhir.repo.createResource<Task>({
+      resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ code: 'ask' }] },
+      focus: { reference: `ImagingStudy/${imagingStudyId}` }, input: [{ type: { text: 'note' }, valueString: 'no question here' }],
+    });
+    const done = await waitUntil(() => fhir.repo.readResource<Task>('Task', task.id!), (t) => t.status !== 'requested', 'the Task taken');
+    expect(done.status).toBe('rejected');
+    expect(done.statusReason?.text).toBe('The Task has no input of type question with a valueString');
+    expect((await studyRuns(api, study.studyInstanceUid)).length).toBe(before);
   });
 });

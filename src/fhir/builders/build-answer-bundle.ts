@@ -24,14 +24,17 @@ export interface AnswerInput {
   recordedAt: string;
   /** Statements about what else the model saw (a prior study, say), recorded in the Provenance. */
   provenanceNotes?: string[];
+  /** Asked by this FHIR Task: the answer is its output (written apart), so no Observation; the Provenance targets the Task. */
+  askTaskId?: string;
 }
 
 export interface AnswerBundle {
   bundle: Bundle;
-  observation: Observation;
+  /** Absent for a question asked by a FHIR Task. */
+  observation?: Observation;
   provenance: Provenance;
   /** fullUrl of the Observation entry (to find its location in the transaction-response). */
-  observationFullUrl: string;
+  observationFullUrl?: string;
 }
 
 export function buildAnswerBundle(input: AnswerInput): AnswerBundle {
@@ -56,17 +59,18 @@ export function buildAnswerBundle(input: AnswerInput): AnswerBundle {
     jobKey: input.jobKey,
     imagingStudyId: input.imagingStudyId,
     deviceReference: deviceFullUrl,
-    targetReferences: [observationFullUrl],
+    targetReferences: [input.askTaskId ? `Task/${input.askTaskId}` : observationFullUrl],
     prompt: input.question,
     recordedAt: input.recordedAt,
   });
   if (input.provenanceNotes?.length) provenance.reason = input.provenanceNotes.map((text) => ({ text }));
   const entries: BundleEntry[] = [
     { fullUrl: deviceFullUrl, resource: device, request: { method: 'POST', url: 'Device', ifNoneExist: identifierQuery(device.identifier![0]!) } },
-    update(observationFullUrl, observation, identifierQuery(observation.identifier![0]!)),
+    ...(input.askTaskId ? [] : [update(observationFullUrl, observation, identifierQuery(observation.identifier![0]!))]),
     update(fullUrlFor(input.jobKey, 'provenance'), provenance, `_tag=${encodeURIComponent(`${JOB_IDENTIFIER_SYSTEM}|${input.jobKey}`)}`),
   ];
-  return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, observation, provenance, observationFullUrl };
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
+  return input.askTaskId ? { bundle, provenance } : { bundle, observation, provenance, observationFullUrl };
 }
 
 function update(fullUrl: string, resource: Resource, query: string): BundleEntry {
