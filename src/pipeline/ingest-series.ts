@@ -8,6 +8,7 @@ import type { Volume } from '../dicom/volume.ts';
 import type { SeriesSummary } from '../queue/job-types.ts';
 import { PixelDecodeError, TransferSyntaxUnsupportedError, VolumeAssemblyError } from '../shared/errors.ts';
 import { hashStudyUid } from '../shared/uids.ts';
+import type { PriorImages } from './find-prior-study.ts';
 import { choosePyramidLevel, isWholeSlide, MODEL_INPUT_SIDE } from './choose-pyramid-level.ts';
 
 export interface IngestedSeries {
@@ -17,6 +18,8 @@ export interface IngestedSeries {
   summary: SeriesSummary;
   /** Time spent decoding and assembling (the rest of ingest is waiting for the server). */
   decodeMs: number;
+  /** Key images of the patient's prior study, when a task of this series asks for them (task-profile `priors`). */
+  priors?: PriorImages;
 }
 
 /**

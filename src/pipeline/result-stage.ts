@@ -44,6 +44,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
           series.map((s) => ({
             volume: s.volume,
             metadata: s.metadata,
+            ...(s.priors ? { priors: s.priors } : {}),
             ...optional('bodyPartExamined', s.metadata[0] && firstString(s.metadata[0], Tag.BodyPartExamined)),
             ...optional('seriesDescription', s.metadata[0] && firstString(s.metadata[0], Tag.SeriesDescription)),
           })),

@@ -74,8 +74,21 @@ const taskBase = {
   windowing: windowingSchema.default('auto'),
 };
 
+/**
+ * Comparison with a prior: key images of the patient's most recent earlier study (QIDO-RS by PatientID) go
+ * before the current images, and the prompt says so (hence the Provenance). Absent: off.
+ */
+const priorsSchema = z
+  .object({
+    /** Key images taken from the prior study's matching series (evenly spaced). */
+    count: z.number().int().min(1).max(8).default(1),
+    /** Only studies that hold the series' modality count as priors. */
+    sameModality: z.boolean().default(true),
+  })
+  .strict();
+
 const reportTaskSchema = z
-  .object({ ...taskBase, kind: z.literal('report'), decode: decodeSchema.prefault({}) })
+  .object({ ...taskBase, kind: z.literal('report'), decode: decodeSchema.prefault({}), priors: priorsSchema.optional() })
   .strict();
 
 const segmentationTaskSchema = z
@@ -160,6 +173,7 @@ export type TaskDefinition = TaskProfile['tasks'][number];
 export type TaskKind = TaskDefinition['kind'];
 export type SlicePolicy = z.output<typeof slicePolicySchema>;
 export type Windowing = z.output<typeof windowingSchema>;
+export type PriorsOption = z.output<typeof priorsSchema>;
 export type DecodeSettings = z.output<typeof decodeSchema>;
 export type GuidanceProfile = z.output<typeof guidanceSchema>;
 export type SegmentationStructure = z.output<typeof structureSchema>;
