@@ -3,7 +3,13 @@
 const benches: Record<string, () => Promise<void>> = {
   ingest: async () => (await import('./ingest.ts')).runIngestBench(),
   model: async () => (await import('./model.ts')).runModelBench(),
-  e2e: async () => (await import('./e2e.ts')).runEndToEndBench(),
+  e2e: async () => {
+    await (await import('./e2e.ts')).runEndToEndBench();
+    console.log('\n--- whole-slide case ---');
+    await (await import('./e2e-wsi.ts')).runWholeSlideBench();
+  },
+  // The whole-slide case of e2e on its own.
+  'e2e-wsi': async () => (await import('./e2e-wsi.ts')).runWholeSlideBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

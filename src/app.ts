@@ -9,6 +9,7 @@ import { jobsRouter } from './http/routes/jobs.ts';
 import { metricsRouter } from './http/routes/metrics-route.ts';
 import { notificationsRouter } from './http/routes/notifications.ts';
 import { openApiRouter } from './http/routes/openapi-route.ts';
+import { questionsRouter } from './http/routes/questions.ts';
 import { studiesRouter } from './http/routes/studies.ts';
 
 /**
@@ -36,6 +37,10 @@ export function buildApp(deps: AppDeps): express.Express {
     enqueueStudy: deps.enqueueStudy,
     notifications: deps.notifications,
     requestReconciliation: (reason) => deps.requestReconciliation(reason),
+  }));
+  app.use(questionsRouter({
+    enqueueStudy: deps.enqueueStudy, apiToken: config.API_TOKEN, validator, bodyLimitBytes: config.BODY_LIMIT_BYTES,
+    limits: { maxImages: config.MODEL_MAX_IMAGES, maxNewTokens: config.MODEL_MAX_NEW_TOKENS },
   }));
   app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, runs: deps.runs, apiToken: config.API_TOKEN, validator }));
   app.use(jobsRouter({ runs: deps.runs, runControl: deps.runControl, apiToken: config.API_TOKEN, validator, bodyLimitBytes: config.BODY_LIMIT_BYTES }));

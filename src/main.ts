@@ -15,6 +15,7 @@ import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
 import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
+import { readAskTask, searchRequestedAskTasks, takeAskTask } from './fhir/ask-tasks.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
 import { createEnginePool, type EngineLimits } from './model/index.ts';
@@ -37,6 +38,7 @@ import { createPublishQueue, createStudyQueue } from './queue/study-queue.ts';
 import { ConfigInvalidError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
+import { createAskTaskPoller } from './triggers/ask-task-poller.ts';
 import { createReconciler } from './triggers/reconciler.ts';
 import { createRedisNotificationLog } from './triggers/redis-notification-log.ts';
 
@@ -134,6 +136,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       results,
       outputs, memory, runs,
       replayPublish: (runId) => runControl.replay(runId),
+      ...(validator ? { fhirValidator: validator } : {}),
     });
     publish = createPublishProcessor({
       logger, openDicomweb, outputs, memory, runs,
@@ -160,6 +163,16 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
     logger.info({ port }, 'http listening');
     stoppers.push(() => new Promise((resolve) => server.close(() => resolve())));
     if (reconciler && config.RECONCILE_INTERVAL_MS > 0) timers.push(setInterval(() => requestReconciliation('timer'), config.RECONCILE_INTERVAL_MS));
+    if (fhir && config.ASK_TASK_POLL_INTERVAL_MS > 0) {
+      const askPoller = createAskTaskPoller({
+        findRequested: async () => (await searchRequestedAskTasks(fhir)).map((task) => {
+          const read = readAskTask(task);
+          return { ...read, take: async () => void (await takeAskTask(fhir, task, 'rejected' in read ? read.rejected : undefined)) };
+        }),
+        enqueueStudy, logger,
+      });
+      timers.push(setInterval(() => void askPoller.pollOnce().catch((err: unknown) => logger.warn({ err }, 'ask Task poll failed')), config.ASK_TASK_POLL_INTERVAL_MS));
+    }
     if (config.DICOMWEB_URL && config.DICOMWEB_POLL_INTERVAL_MS > 0) {
       const poller = createDicomwebPoller({
         searchStudies: (query) => openDicomweb(config.DICOMWEB_URL!).searchStudies(query),
@@ -180,7 +193,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       ...common, stage: 'analyze', queueName: STUDY_QUEUE, concurrency: config.WORKER_CONCURRENCY, processor: analyze,
       retry: { windowMs: config.ANALYZE_RETRY_WINDOW_MS, ...delays },
       initRun: (id, data) => ({
-        id, kind: 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt, ...(data.replayOf ? { replayOf: data.replayOf } : {}),
+        id, kind: data.question ? 'question' : 'analysis', trigger: data.trigger, study: data.study, createdAt: data.requestedAt,
+        ...(data.replayOf ? { replayOf: data.replayOf } : {}),
       }),
       continueTo: enqueuePublish,
     }));

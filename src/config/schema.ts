@@ -60,6 +60,8 @@ export const configSchema = z.object({
   ),
   FHIR_TIMEOUT_MS: int(100, 600_000, 30_000),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000, 300_000),
+  /** How often FHIR_URL is searched for Tasks with code "ask" (questions from the EHR); 0 = off. */
+  ASK_TASK_POLL_INTERVAL_MS: int(0, 86_400_000, 30_000),
   DICOMWEB_POLL_INTERVAL_MS: int(0, 86_400_000, 0),
   DICOMWEB_POLL_STABLE_MS: int(0, 86_400_000, 60_000),
   DICOMWEB_POLL_LOOKBACK_DAYS: int(0, 365, 1),
@@ -83,7 +85,7 @@ export const configSchema = z.object({
   RUN_RETENTION_COUNT: int(10, 10_000_000, 10_000),
   RESULTS_TTL_MS: int(60_000, 90 * DAY_MS, 7 * DAY_MS),
   RESULTS_MAX_BYTES: int(1024 * 1024, 1024 * 1024 * 1024, 64 * 1024 * 1024),
-  SERIES_MODALITIES: list('CR,DX,CT,MR,US,MG,XA,RF,PT,NM,OT,SC,XC,OP,SM,ES,IO,PX,GM'),
+  SERIES_MODALITIES: list('CR,DX,CT,MR,US,MG,XA,RF,PT,NM,OT,SC,XC,OP,OPT,SM,ES,IO,PX,GM'),
   SERIES_MAX_INSTANCES: int(1, 100_000, 2_000),
   INFERENCE_WORKERS: int(1, 16, 1),
   MODEL_MAX_IMAGES: int(1, 64, 4),

@@ -158,7 +158,8 @@ function checkOwnRules(resource: Resource, typeOf: TypeOf): ValidationIssue[] {
       expectRef('Media.device', resource.device?.reference, ['Device']);
       break;
     case 'Provenance': {
-      (resource.target ?? []).forEach((r, i) => expectRef(`Provenance.target[${i}]`, r.reference, ['DiagnosticReport', 'Observation', 'Media']));
+      // Task: an answer written as the output of the EHR's asking Task (questions).
+      (resource.target ?? []).forEach((r, i) => expectRef(`Provenance.target[${i}]`, r.reference, ['DiagnosticReport', 'Observation', 'Media', 'Task']));
       (resource.agent ?? []).forEach((a, i) => expectRef(`Provenance.agent[${i}].who`, a.who.reference, ['Device']));
       const entityTypes = (resource.entity ?? []).map((e) => typeOf(e.what.reference));
       if (!entityTypes.includes('ImagingStudy')) issues.push({ path: 'Provenance.entity', rule: 'reference', message: 'must include the ImagingStudy' });

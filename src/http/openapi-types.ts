@@ -145,6 +145,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/studies/{studyInstanceUid}/questions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description DICOM Study Instance UID. */
+                studyInstanceUid: components["parameters"]["StudyInstanceUid"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask UniMedVL one question about a study's images; the run's result holds the answer.
+         * @description A question run of its own (never folded into the study's analysis runs): the series asked about
+         *     (else the first image series) is retrieved, understanding runs on the chosen slices (else the middle
+         *     one) with the question as the prompt, and the answer is written to FHIR as a preliminary,
+         *     AI-labelled Observation (`valueString`, `derivedFrom` the ImagingStudy) with a Provenance holding
+         *     the question. `GET /jobs/{id}` shows it: outcome `answered`, `results.answer`, `results.observation`.
+         *     AI-generated, research use only.
+         */
+        post: operations["askQuestion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/studies/{studyInstanceUid}/runs": {
         parameters: {
             query?: never;
@@ -262,17 +290,24 @@ export interface components {
         RunState: "queued" | "running" | "retrying" | "completed" | "failed" | "dead-letter";
         /** @enum {string} */
         RunStage: "analyze" | "publish";
-        /** @enum {string} */
-        RunKind: "analysis";
+        /**
+         * @description analysis (the task profiles' tasks); question (one question about the study).
+         * @enum {string}
+         */
+        RunKind: "analysis" | "question";
         /**
          * @description published; unchanged (the same input was already analysed: `resultsOf` names that run);
          *     superseded (a newer run of the same result identity was analysed first); no-image-series (Task
-         *     rejected with the reason); no-matching-profile (Task completed naming the modalities).
+         *     rejected with the reason); no-matching-profile (Task completed naming the modalities); answered
+         *     (a question run: `results.answer` holds the answer, `results.observation` where it was written).
          * @enum {string}
          */
-        RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile";
-        /** @enum {string} */
-        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli" | "replay";
+        RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile" | "answered";
+        /**
+         * @description fhir-task is a FHIR Task with code "ask" (a question), found by polling.
+         * @enum {string}
+         */
+        TriggerSource: "fhir-notification" | "api" | "dicomweb-poll" | "reconcile" | "cli" | "replay" | "fhir-task";
         OperationOutcome: {
             /** @constant */
             resourceType: "OperationOutcome";
@@ -380,6 +415,14 @@ export interface components {
             rows: number;
             columns: number;
             transferSyntaxes: string[];
+            /** @description Whole-slide series only. The one pyramid level retrieved (the one nearest the model's input size); no other level is fetched. */
+            pyramidLevel?: {
+                /** @description 0 is the full-resolution level. */
+                level: number;
+                levels: number;
+                /** @description Frames (tiles) of the level, assembled into one image. */
+                tiles: number;
+            };
         };
         RunResults: {
             tasks: number;
@@ -389,6 +432,10 @@ export interface components {
             }[];
             diagnosticReport?: string;
             task?: string;
+            /** @description Question runs only. The model's answer (AI-generated, preliminary, research use only). */
+            answer?: string;
+            /** @description Question runs only. `Observation/<id>` holding the answer, or the asking `Task/<id>` whose output holds it. */
+            observation?: string;
         };
         /** @description One run; ids, hashes, codes, counts and times only (no patient data, no raw UIDs). */
         Run: {
@@ -435,6 +482,16 @@ export interface components {
             jobId: components["schemas"]["JobId"];
             replayed: components["schemas"]["JobId"];
             stage: components["schemas"]["RunStage"];
+        };
+        QuestionRequest: {
+            /** @description The question, in the words a clinician would use. */
+            question: string;
+            /** @description Series Instance UID of the image series to look at; absent, the study's first image series. */
+            series?: components["schemas"]["DicomUid"];
+            /** @description 0-based slice (frame) indices in the series' spatial order; absent, the middle one. At most MODEL_MAX_IMAGES (422 MODEL_LIMIT_EXCEEDED). */
+            slices?: number[];
+            /** @description Longest answer in tokens (default 512); at most MODEL_MAX_NEW_TOKENS (422 MODEL_LIMIT_EXCEEDED). */
+            maxNewTokens?: number;
         };
         BulkReplayRequest: {
             errorCode?: components["schemas"]["ErrorCode"];
@@ -760,6 +817,41 @@ export interface operations {
             };
             400: components["responses"]["Error400"];
             401: components["responses"]["Error401"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    askQuestion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description DICOM Study Instance UID. */
+                studyInstanceUid: components["parameters"]["StudyInstanceUid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuestionRequest"];
+            };
+        };
+        responses: {
+            /** @description The question run was created. */
+            202: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnqueueResult"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            413: components["responses"]["Error413"];
+            415: components["responses"]["Error415"];
+            422: components["responses"]["Error422"];
             500: components["responses"]["Error500"];
             503: components["responses"]["Error503"];
         };

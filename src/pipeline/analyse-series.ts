@@ -3,6 +3,7 @@ import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Engine } from '../model/types.ts';
 import { createHash } from 'node:crypto';
 import type { AnalysedSeries } from './assemble-results.ts';
+import type { PriorImages } from './find-prior-study.ts';
 import { runSeriesTasks } from './run-series-tasks.ts';
 import { matchTasks, type TaskProfiles } from './task-profiles/index.ts';
 
@@ -11,6 +12,7 @@ export interface SeriesInput {
   metadata: DicomJsonDataset[];
   bodyPartExamined?: string;
   seriesDescription?: string;
+  priors?: PriorImages;
 }
 
 /**
@@ -33,6 +35,7 @@ export async function analyseSeries(
     const outcomes = await runSeriesTasks(s.volume, tasks, {
       engine: options.engine,
       seed,
+      ...(s.priors ? { priors: s.priors } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (fraction) => options.onProgress?.((index + fraction) / series.length),
     });

@@ -11,8 +11,12 @@ import type { StudyMemory } from '../queue/study-memory.ts';
 import { StudyNotFoundError, toAppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { deriveJobKey, hashStudyUid } from '../shared/uids.ts';
+import type { ResourceValidator } from '../fhir/validate-resource.ts';
+import { answerQuestion } from './answer-question.ts';
 import { ingestSeries, type IngestedSeries } from './ingest-series.ts';
+import { findPriorImages } from './find-prior-study.ts';
 import { inputIdentity } from './input-identity.ts';
+import type { PriorsOption } from './task-profiles/index.ts';
 import { resolveStudy, type ResolvedStudy } from './resolve-study.ts';
 import type { AnalysisOutputs, ResultStage } from './result-stage-contract.ts';
 import { serializeRunOutputs, type RunOutputs } from './run-outputs.ts';
@@ -40,6 +44,8 @@ export interface AnalyzeStudyDeps {
   outputs: Pick<ResultsStore, 'put' | 'has'>;
   memory: Pick<StudyMemory, 'learnAlias' | 'runForIdentity' | 'recordAnalysis' | 'recordImagingStudyVersion'>;
   runs: { get(id: string): Promise<RunRecord | undefined> };
+  /** Validates what question runs write to FHIR (analysis results are validated by the result stage). */
+  fhirValidator?: ResourceValidator;
   /** Publishes a failed run's persisted outputs again (a new run found it had the same input). */
   replayPublish(runId: string): Promise<unknown>;
 }
@@ -70,6 +76,7 @@ export function createAnalyzeProcessor(deps: AnalyzeStudyDeps): StageProcessor<S
 }
 
 async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyDeps): Promise<StageResult> {
+  if (ctx.data.question) return answerQuestion(ctx, deps, ctx.data.question);
   const timer = createStageTimer();
   const log = deps.logger.child({ runId: ctx.runId });
   const queueWaitMs = Math.max(0, Date.now() - Date.parse(ctx.data.requestedAt));
@@ -151,6 +158,13 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
       const ingested = await timer.time('retrieve', () =>
         ingestSeries(client, deps.codecs, study.studyInstanceUid, p.series.seriesInstanceUid, ctx.signal, p.metadata));
       timer.split('retrieve', 'decode', ingested.decodeMs);
+      const priors = priorsWanted(deps, p.metadata[0]);
+      if (priors && p.metadata[0]) {
+        const found = await timer.time('priors', () => findPriorImages(client, deps.codecs, deps.seriesRule, {
+          studyInstanceUid: study.studyInstanceUid, seriesMetadata: p.metadata[0]!, ...priors,
+        }, ctx.signal));
+        if (found) ingested.priors = found;
+      }
       series.push(ingested);
     }
     await ctx.note({ series: series.map((s) => s.summary) });
@@ -184,6 +198,18 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
     if (fhir && task && !ctx.signal.aborted) await showFailureOnTask(fhir, task, ctx.decide(error), error, log);
     throw error;
   }
+}
+
+/** The largest `priors` option of the series' report tasks (absent when none asks for a prior). */
+function priorsWanted(deps: AnalyzeStudyDeps, first: DicomJsonDataset | undefined): PriorsOption | undefined {
+  if (!deps.results || !first) return undefined;
+  const wanted = deps.results.tasksFor({
+    modality: firstString(first, Tag.Modality) ?? '',
+    bodyPartExamined: firstString(first, Tag.BodyPartExamined),
+    seriesDescription: firstString(first, Tag.SeriesDescription),
+  }).flatMap((t) => (t.kind === 'report' && t.priors ? [t.priors] : []));
+  if (wanted.length === 0) return undefined;
+  return { count: Math.max(...wanted.map((w) => w.count)), sameModality: wanted.every((w) => w.sameModality) };
 }
 
 /** Series metadata, and whether any task profile applies (without a result stage, every series is ingested). */

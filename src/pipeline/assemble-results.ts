@@ -90,7 +90,7 @@ export function assembleResults(series: readonly AnalysedSeries[], context: Asse
         reportText: text,
         sourceSliceIndices: [...new Set(s.outcomes.reports.flatMap((r) => r.sliceIndices))].sort((a, b) => a - b),
       }));
-      prompts.push(...s.outcomes.reports.map((r) => r.task.prompt));
+      prompts.push(...s.outcomes.reports.map((r) => r.prompt));
     }
   }
 

@@ -2,11 +2,14 @@ import type { DicomwebClient } from '../dicom/dicomweb/dicomweb-client.ts';
 import { readPart10Meta } from '../dicom/dicomweb/part10-meta.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { decodeInstance, TRANSFER_SYNTAX, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
+import { assembleTiledImage } from '../dicom/volume/assemble-tiled-image.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import type { Volume } from '../dicom/volume.ts';
 import type { SeriesSummary } from '../queue/job-types.ts';
-import { PixelDecodeError, TransferSyntaxUnsupportedError } from '../shared/errors.ts';
+import { PixelDecodeError, TransferSyntaxUnsupportedError, VolumeAssemblyError } from '../shared/errors.ts';
 import { hashStudyUid } from '../shared/uids.ts';
+import type { PriorImages } from './find-prior-study.ts';
+import { choosePyramidLevel, isWholeSlide, MODEL_INPUT_SIDE } from './choose-pyramid-level.ts';
 
 export interface IngestedSeries {
   volume: Volume;
@@ -15,12 +18,15 @@ export interface IngestedSeries {
   summary: SeriesSummary;
   /** Time spent decoding and assembling (the rest of ingest is waiting for the server). */
   decodeMs: number;
+  /** Key images of the patient's prior study, when a task of this series asks for them (task-profile `priors`). */
+  priors?: PriorImages;
 }
 
 /**
  * Retrieves one series with the stored transfer syntaxes (`transfer-syntax=*`), decodes it locally and
  * assembles the volume. An instance whose syntax has no local decoder (12-bit JPEG, say) is fetched
- * again as explicit VR little endian, which the server transcodes.
+ * again as explicit VR little endian, which the server transcodes. A whole-slide pyramid is reduced to
+ * one image: only the level nearest the model's input size is retrieved, and its tiles are assembled.
  */
 export async function ingestSeries(
   client: DicomwebClient,
@@ -30,6 +36,8 @@ export async function ingestSeries(
   signal: AbortSignal,
   /** The series' WADO-RS metadata when already fetched (the analyse stage reads it first to plan). */
   prefetchedMetadata?: DicomJsonDataset[],
+  /** Long side the whole-slide level is chosen for (the model's input size by default). */
+  pyramidTargetSide = MODEL_INPUT_SIDE,
 ): Promise<IngestedSeries> {
   const metadata = prefetchedMetadata ?? await client.retrieveSeriesMetadata(studyUid, seriesUid, { signal });
   const instances: DecodedInstance[] = [];
@@ -65,7 +73,12 @@ export async function ingestSeries(
     }
   };
 
-  for await (const part of client.retrieveSeries(studyUid, seriesUid, { transferSyntax: '*', signal })) {
+  const level = isWholeSlide(metadata) ? choosePyramidLevel(metadata, pyramidTargetSide) : undefined;
+  if (isWholeSlide(metadata) && !level) throw new VolumeAssemblyError({ detail: 'whole-slide series without a pyramid level' });
+  const parts = level
+    ? client.retrieveInstance(studyUid, seriesUid, level.sopInstanceUid, { transferSyntax: '*', signal })
+    : client.retrieveSeries(studyUid, seriesUid, { transferSyntax: '*', signal });
+  for await (const part of parts) {
     const decoded = await decodeOrRefetch(part.bytes);
     // The syntax actually decoded: explicit little endian where the server had to transcode.
     transferSyntaxes.add(decoded.transferSyntaxUid);
@@ -73,7 +86,7 @@ export async function ingestSeries(
   }
 
   const assemblyStart = performance.now();
-  const volume = assembleVolume(instances);
+  const volume = assembleVolume(level ? instances.map(assembleTiledImage) : instances);
   decodeMs += performance.now() - assemblyStart;
   return {
     decodeMs,
@@ -88,6 +101,7 @@ export async function ingestSeries(
       rows: volume.rows,
       columns: volume.columns,
       transferSyntaxes: [...transferSyntaxes].sort(),
+      ...(level ? { pyramidLevel: { level: level.level, levels: level.levels, tiles: level.tiles } } : {}),
     },
   };
 }

@@ -1,6 +1,8 @@
 // What the analyse stage asks of the model-and-builders part (the result stage), and what it gets back.
 import type { DicomResultObject } from '../dicom/writers/result-common.ts';
+import type { AnswerBundle } from '../fhir/builders/build-answer-bundle.ts';
 import type { AiResultInput } from '../fhir/builders/result-input.ts';
+import type { RgbImage } from '../model/types.ts';
 import type { IngestedSeries } from './ingest-series.ts';
 import type { ResolvedStudy } from './resolve-study.ts';
 import type { SeriesAttributes, TaskSpec } from './task-profiles/index.ts';
@@ -27,6 +29,31 @@ export interface AnalysisOutputs {
   engineCalls: number;
 }
 
+/** One question about chosen images of one series (and, optionally, key images of a prior study). */
+export interface QuestionInput {
+  jobKey: string;
+  study: ResolvedStudy;
+  series: IngestedSeries;
+  sliceIndices: number[];
+  question: string;
+  maxNewTokens: number;
+  /** Key images of the prior study, shown to the model before the current ones. */
+  priorImages?: RgbImage[];
+  /** What the Provenance says about other inputs (the prior study). */
+  provenanceNotes?: string[];
+  /** Asked by this FHIR Task: the answer goes into its output, the Provenance targets it. */
+  askTaskId?: string;
+  signal: AbortSignal;
+  requestedAt?: Date;
+}
+
+export interface QuestionOutputs {
+  answer: string;
+  /** The answer as FHIR resources, validated, when a FHIR server and an ImagingStudy are known. */
+  fhir?: AnswerBundle;
+  engineCalls: number;
+}
+
 export interface ResultStage {
   /** Model version and task profiles: part of the input identity (a change analyses again). */
   readonly analysisVersion: string;
@@ -34,4 +61,6 @@ export interface ResultStage {
   tasksFor(series: SeriesAttributes): readonly TaskSpec[];
   /** Model and builders: every DICOM object and the FHIR result input, validated; no I/O to servers. */
   analyze(input: ResultStageInput): Promise<AnalysisOutputs>;
+  /** Understanding on the chosen images with the question as the prompt; the answer built for FHIR. */
+  answer?(input: QuestionInput): Promise<QuestionOutputs>;
 }

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { firstString, Tag } from '../dicom/dicom-json.ts';
 import type { ResultAlgorithm } from '../dicom/writers/result-common.ts';
+import { buildAnswerBundle } from '../fhir/builders/build-answer-bundle.ts';
 import { buildAiResultBundle } from '../fhir/builders/build-result-bundle.ts';
 import type { ResourceValidator } from '../fhir/validate-resource.ts';
 import type { Engine } from '../model/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import { analyseSeries } from './analyse-series.ts';
+import { cleanModelText } from './clean-model-text.ts';
+import { sliceToModelImage } from './model-input-image.ts';
 import { assembleResults, toFhirResultInput } from './assemble-results.ts';
 import type { ResultStage } from './result-stage-contract.ts';
 import { matchTasks, type TaskProfiles } from './task-profiles/index.ts';
@@ -41,6 +44,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
           series.map((s) => ({
             volume: s.volume,
             metadata: s.metadata,
+            ...(s.priors ? { priors: s.priors } : {}),
             ...optional('bodyPartExamined', s.metadata[0] && firstString(s.metadata[0], Tag.BodyPartExamined)),
             ...optional('seriesDescription', s.metadata[0] && firstString(s.metadata[0], Tag.SeriesDescription)),
           })),
@@ -63,6 +67,23 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       const validator = deps.fhir.validator;
       await time('fhir-build', async () => validator.assertValidBundle(buildAiResultBundle(fhirInput).bundle));
       return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls() };
+    },
+    async answer({ jobKey, study, series, sliceIndices, question, maxNewTokens, priorImages, provenanceNotes, askTaskId, signal, requestedAt }) {
+      const counted = countEngineCalls(deps.engine);
+      const images = [...(priorImages ?? []), ...sliceIndices.map((k) => sliceToModelImage(series.volume, k))];
+      const result = await counted.engine.understand({ images, prompt: question, maxNewTokens, signal });
+      const answer = cleanModelText(result.text);
+      if (!deps.fhir || !study.imagingStudyId) return { answer, engineCalls: counted.calls() };
+      const fhir = buildAnswerBundle({
+        jobKey, imagingStudyId: study.imagingStudyId,
+        ...(study.patientReference ? { subjectReference: study.patientReference } : {}),
+        model: { name: model.name, version: model.version, manufacturer: deps.manufacturer },
+        question, answer, recordedAt: (requestedAt ?? now()).toISOString(),
+        ...(provenanceNotes?.length ? { provenanceNotes } : {}),
+        ...(askTaskId ? { askTaskId } : {}),
+      });
+      deps.fhir.validator.assertValidBundle(fhir.bundle);
+      return { answer, fhir, engineCalls: counted.calls() };
     },
   };
 }

@@ -5,12 +5,17 @@ import type { Engine } from '../model/types.ts';
 import type { ReportTask, SegmentationTask, TaskSpec, TranslationTask } from './task-profiles/index.ts';
 import { selectSlices } from './task-profiles/index.ts';
 import { cleanModelText } from './clean-model-text.ts';
+import { priorStatement, type PriorImages } from './find-prior-study.ts';
 import { rgbToGrey, sliceToModelImage } from './model-input-image.ts';
 
 export interface ReportOutcome {
   task: TaskSpec & ReportTask;
   text: string;
   sliceIndices: number[];
+  /** The prompt as given (the task's, preceded by the prior-study statement when prior images came first). */
+  prompt: string;
+  /** The prior study whose key images preceded the current ones. */
+  priorStudyInstanceUid?: string;
 }
 export interface SegmentationOutcome {
   task: TaskSpec & SegmentationTask;
@@ -39,6 +44,8 @@ export interface RunTasksOptions {
   onProgress?: (fraction: number) => void;
   /** Seed of the generation noise: fixed per job, so a retry makes the same masks. */
   seed: number;
+  /** Key images of the patient's prior study, for report tasks with `priors`. */
+  priors?: PriorImages;
 }
 
 /**
@@ -55,14 +62,19 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
   for (const task of tasks) {
     const sliceIndices = selectSlices(volume.depth, task.slices);
     if (task.kind === 'report') {
+      const prior = task.priors && options.priors && options.priors.images.length > 0
+        ? { ...options.priors, images: options.priors.images.slice(0, task.priors.count) } : undefined;
+      const prompt = prior ? `${priorStatement(prior)}\n${task.prompt}` : task.prompt;
       const result = await options.engine.understand({
-        images: sliceIndices.map((k) => sliceToModelImage(volume, k)),
-        prompt: task.prompt,
+        images: [...(prior?.images ?? []), ...sliceIndices.map((k) => sliceToModelImage(volume, k, task.windowing))],
+        prompt,
         maxNewTokens: task.decode.maxNewTokens,
         ...(task.decode.temperature > 0 ? { temperature: task.decode.temperature, seed: options.seed } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      outcomes.reports.push({ task, text: cleanModelText(result.text), sliceIndices });
+      outcomes.reports.push({
+        task, text: cleanModelText(result.text), sliceIndices, prompt, ...(prior ? { priorStudyInstanceUid: prior.studyInstanceUid } : {}),
+      });
       advance();
       continue;
     }
@@ -70,7 +82,7 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
     for (const k of sliceIndices) {
       const result = await options.engine.generate({
         prompt: task.prompt,
-        images: [sliceToModelImage(volume, k)],
+        images: [sliceToModelImage(volume, k, task.windowing)],
         steps: task.guidance.steps,
         guidance: {
           textScale: task.guidance.textScale,
@@ -79,6 +91,10 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
           renorm: task.guidance.renorm,
         },
         seed: options.seed + k,
+        // Super-resolution asks for a larger output than the source; other tasks generate at the input's size.
+        ...(task.kind === 'translation' && task.outputScale > 1
+          ? { width: volume.columns * task.outputScale, height: volume.rows * task.outputScale }
+          : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
       generated.push({ sliceIndex: k, image: result.image });

@@ -5,7 +5,7 @@ export const STUDY_QUEUE = 'study-analysis';
 /** Queue of the publish stage (STOW, FHIR, Task); its workers need no model. */
 export const PUBLISH_QUEUE = 'study-publish';
 
-export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli' | 'replay';
+export type TriggerSource = 'fhir-notification' | 'api' | 'dicomweb-poll' | 'reconcile' | 'cli' | 'replay' | 'fhir-task';
 
 /** What a trigger knows about a study. At least one of the two ids is set. */
 export interface StudyReference {
@@ -29,6 +29,21 @@ export interface StudyJobData extends StageJobData {
   requestedAt: string;
   /** The run this one replays, if any. */
   replayOf?: string;
+  /** A question run: what to ask about which images (never folded with other runs of the study). */
+  question?: QuestionRequest;
+}
+
+/** One question about a study's images. */
+export interface QuestionRequest {
+  text: string;
+  /** The series to look at; absent: the first image series of the study. */
+  seriesInstanceUid?: string;
+  /** 0-based slice (frame) indices in the series' spatial order; absent: the middle one. */
+  slices?: number[];
+  /** Longest answer, in tokens (default 512; MODEL_MAX_NEW_TOKENS bounds it). */
+  maxNewTokens?: number;
+  /** Asked as a FHIR Task ("ask"): the answer becomes that Task's output instead of an Observation. */
+  fhirTaskId?: string;
 }
 
 /** The publish job of a run (job id `<runId>-publish`): everything else is in the persisted outputs. */
@@ -46,4 +61,6 @@ export interface SeriesSummary {
   rows: number;
   columns: number;
   transferSyntaxes: string[];
+  /** Whole-slide series: the pyramid level retrieved (0 = full resolution) of how many, and its tile count. */
+  pyramidLevel?: { level: number; levels: number; tiles: number };
 }

@@ -4,7 +4,8 @@
 import type { SeriesSummary, StudyReference, TriggerSource } from './job-types.ts';
 
 /** What a run does. `question` (on-demand questions about a study) will join `analysis`. */
-export type RunKind = 'analysis';
+/** analysis: the task profiles' tasks on a study; question: one question about a study (POST /studies/{uid}/questions, a FHIR Task "ask"). */
+export type RunKind = 'analysis' | 'question';
 
 export type RunStage = 'analyze' | 'publish';
 
@@ -25,7 +26,7 @@ export type RunState = 'queued' | 'running' | 'retrying' | 'completed' | 'failed
  * - no-image-series: nothing to analyse (SR, RT, SEG-only studies); Task rejected with the reason;
  * - no-matching-profile: image series, but no task profile for their modalities; Task completed saying so.
  */
-export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile';
+export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile' | 'answered';
 
 export const RUN_STATES: readonly RunState[] = ['queued', 'running', 'retrying', 'completed', 'failed', 'dead-letter'];
 
@@ -67,6 +68,10 @@ export interface RunResults {
   dicomObjects: { role: string; outcome: string }[];
   diagnosticReport?: string;
   task?: string;
+  /** Question runs: the model's answer (the caller asked for it; kept with the run, never logged). */
+  answer?: string;
+  /** Question runs: where the answer was written, `Observation/<id>` or the asking `Task/<id>`. */
+  observation?: string;
 }
 
 export interface RunRecord {

@@ -35,7 +35,17 @@ export function createEnqueueStudy(options: StudyProducerOptions) {
       : study.studyInstanceUid !== undefined ? hashStudyUid(study.studyInstanceUid) : undefined;
     const runId = newRunId(now());
     const requestedAt = new Date(now()).toISOString();
-    const data: StudyJobData = { study, trigger: request.trigger, requestedAt, ...(request.replayOf ? { replayOf: request.replayOf } : {}) };
+    const data: StudyJobData = {
+      study, trigger: request.trigger, requestedAt,
+      ...(request.replayOf ? { replayOf: request.replayOf } : {}),
+      ...(request.question ? { question: request.question } : {}),
+    };
+    if (request.question) {
+      // Every question is answered: no folding, no debounce.
+      await options.queue.add('ask-question', data, { ...stageJobOptions(options.retention), jobId: runId });
+      await options.runs.create({ id: runId, kind: 'question', trigger: request.trigger, study, createdAt: requestedAt, ...(studyKey ? { studyKey } : {}) });
+      return { jobId: runId, created: true, rerunScheduled: false };
+    }
     const dedupId = dedupIdFor(studyKey, study.imagingStudyId);
     const job = await options.queue.add('analyze-study', data, {
       ...stageJobOptions(options.retention),

@@ -1,4 +1,4 @@
-import type { StudyReference, TriggerSource } from './job-types.ts';
+import type { QuestionRequest, StudyReference, TriggerSource } from './job-types.ts';
 
 /** What every trigger hands to enqueueStudy(). */
 export interface StudyRequest {
@@ -6,6 +6,8 @@ export interface StudyRequest {
   trigger: TriggerSource;
   /** Set by a replay: the run this one repeats. */
   replayOf?: string;
+  /** A question about the study: its own run, never folded into the study's analysis runs. */
+  question?: QuestionRequest;
 }
 
 export interface EnqueueResult {

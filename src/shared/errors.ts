@@ -291,6 +291,25 @@ export class VolumeAssemblyError extends AppError {
   }
 }
 
+// Questions about a study (helper E, issue 15).
+export class QuestionSeriesNotFoundError extends AppError {
+  readonly code = 'QUESTION_SERIES_NOT_FOUND';
+  readonly httpStatus = 404;
+  readonly issueType = 'not-found';
+  constructor(options: AppErrorOptions = {}) {
+    super('The series named in the question is not an image series of the study', options);
+  }
+}
+
+export class QuestionSlicesInvalidError extends AppError {
+  readonly code = 'QUESTION_SLICES_INVALID';
+  readonly httpStatus = 422;
+  readonly issueType = 'invalid';
+  constructor(options: AppErrorOptions = {}) {
+    super('The slices named in the question are not slices of the series', options);
+  }
+}
+
 // --- results ---------------------------------------------------------------------------------------
 
 export class DicomObjectInvalidError extends AppError {

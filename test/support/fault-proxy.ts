@@ -11,13 +11,23 @@ export interface FaultProxy {
   restore(): void;
   /** Requests refused so far. */
   refused(): number;
+  /** Requests forwarded so far, with the bytes of each answer's body (what a counting PACS link would see). */
+  forwarded(): readonly ForwardedRequest[];
   stop(): Promise<void>;
+}
+
+export interface ForwardedRequest {
+  method: string;
+  url: string;
+  status: number;
+  bytes: number;
 }
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const origin = new URL(target);
   let rule: { status: number; match: (request: { method: string; url: string }) => boolean } | undefined;
   let refused = 0;
+  const forwarded: ForwardedRequest[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     const url = req.url ?? '/';
     if (rule && rule.match({ method: req.method ?? 'GET', url })) {
@@ -28,6 +38,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     const upstream = httpRequest({ host: origin.hostname, port: origin.port, method: req.method, path: url, headers: { ...req.headers, host: origin.host } }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
+      const record: ForwardedRequest = { method: req.method ?? 'GET', url, status: answer.statusCode ?? 502, bytes: 0 };
+      forwarded.push(record);
+      answer.on('data', (chunk: Buffer) => { record.bytes += chunk.byteLength; });
       answer.pipe(res);
     });
     upstream.on('error', () => res.destroy());
@@ -47,6 +60,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rule = undefined;
     },
     refused: () => refused,
+    forwarded: () => forwarded,
     stop: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());

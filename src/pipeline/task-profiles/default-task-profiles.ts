@@ -1,4 +1,4 @@
-import type { TaskProfiles } from './task-profile-schema.ts';
+import type { ReportTask, TaskDefinition, TaskProfile, TaskProfiles, Windowing } from './task-profile-schema.ts';
 
 // The built-in task profiles, used when TASK_PROFILES_FILE is not set. default-task-profiles.yaml is
 // the same content for users to copy; a test keeps the two equal. Written fully resolved (every
@@ -17,6 +17,16 @@ const EDIT_GUIDANCE = {
 
 const REPORT_DECODE = { maxNewTokens: 512, temperature: 0 };
 
+/** A report task on the middle (or only) image, the shape most 2-D modalities share. */
+function middleReport(id: string, prompt: string, windowing: Windowing = 'auto'): ReportTask {
+  return { id, kind: 'report', enabled: true, prompt, slices: { mode: 'middle' }, windowing, decode: REPORT_DECODE };
+}
+
+/** One profile per DICOM modality (no body-part rule). */
+function modalityProfile(name: string, description: string, modality: string, tasks: TaskDefinition[]): TaskProfile {
+  return { name, description, match: { modality: [modality], allowMissingBodyPart: false }, tasks };
+}
+
 export const DEFAULT_TASK_PROFILES: TaskProfiles = {
   version: 1,
   profiles: [
@@ -31,6 +41,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: true,
           prompt: 'Generate a concise radiology report with findings and impression for this chest X-ray.',
           slices: { mode: 'middle' },
+          windowing: 'auto',
           decode: REPORT_DECODE,
         },
       ],
@@ -46,6 +57,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: true,
           prompt: 'Generate a concise radiology report with findings and impression for this CT scan.',
           slices: { mode: 'evenly-spaced', count: 3 },
+          windowing: 'auto',
           decode: REPORT_DECODE,
         },
       ],
@@ -65,6 +77,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: true,
           prompt: 'Please help me segment the lungs.',
           slices: { mode: 'evenly-spaced', count: 3 },
+          windowing: 'auto',
           guidance: EDIT_GUIDANCE,
           structure: {
             label: 'Lungs',
@@ -87,6 +100,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: true,
           prompt: 'Generate a concise radiology report with findings and impression for this MRI scan.',
           slices: { mode: 'evenly-spaced', count: 3 },
+          windowing: 'auto',
           decode: REPORT_DECODE,
         },
       ],
@@ -102,6 +116,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: true,
           prompt: 'Please help me segment the brain.',
           slices: { mode: 'evenly-spaced', count: 3 },
+          windowing: 'auto',
           guidance: EDIT_GUIDANCE,
           structure: {
             label: 'Brain',
@@ -130,10 +145,90 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           enabled: false,
           prompt: 'Synthesize the corresponding FLAIR image from the given T2-weighted brain MRI slice.',
           slices: { mode: 'all', max: 64 },
+          windowing: 'auto',
           guidance: EDIT_GUIDANCE,
           outputLabel: 'Synthetic FLAIR',
+          outputScale: 1,
         },
       ],
     },
+    {
+      name: 'mr-flair-t2',
+      description:
+        'FLAIR brain MR: a synthetic T2 series (FLAIR->T2 synthesis from the paper). Off by default: it writes a new image series that could be mistaken for an acquired one.',
+      match: { modality: ['MR'], bodyPart: ['BRAIN', 'HEAD'], allowMissingBodyPart: true, seriesDescription: 'flair' },
+      tasks: [
+        {
+          id: 'mr-t2-synthesis',
+          kind: 'translation',
+          enabled: false,
+          prompt: 'Synthesize the corresponding T2-weighted image from the given FLAIR brain MRI slice.',
+          slices: { mode: 'all', max: 64 },
+          windowing: 'auto',
+          guidance: EDIT_GUIDANCE,
+          outputLabel: 'Synthetic T2',
+          outputScale: 1,
+        },
+      ],
+    },
+    modalityProfile(
+      'mr-super-resolution',
+      'Every MR series: 4x super-resolution (from the paper). Off by default: the sharper derived series could be mistaken for an acquired one.',
+      'MR',
+      [{
+        id: 'mr-super-resolution',
+        kind: 'translation',
+        enabled: false,
+        prompt: 'Generate the 4x super-resolution version of the given low-resolution MRI slice.',
+        slices: { mode: 'all', max: 64 },
+        windowing: 'auto',
+        guidance: EDIT_GUIDANCE,
+        outputLabel: 'Synthetic 4x super-resolution',
+        outputScale: 4,
+      }],
+    ),
+    modalityProfile(
+      'ultrasound',
+      'Ultrasound: single frames, and multi-frame cine loops (three frames, at the centres of the first, middle and last third of the loop).',
+      'US',
+      [{
+        id: 'us-report',
+        kind: 'report',
+        enabled: true,
+        prompt: 'Generate a concise report with findings and impression for this ultrasound image.',
+        slices: { mode: 'evenly-spaced', count: 3 },
+        windowing: 'stored-range',
+        decode: REPORT_DECODE,
+      }],
+    ),
+    modalityProfile(
+      'whole-slide',
+      'Whole-slide microscopy (SM): a report on the pyramid level nearest the model input size, assembled from its tiles.',
+      'SM',
+      [
+        middleReport('sm-report', 'Describe the histopathological findings in this H&E stained whole-slide image.'),
+        {
+          id: 'sm-ihc-staining',
+          kind: 'translation',
+          enabled: false,
+          prompt: 'Synthesize a HER2 IHC image with 2+ expression level from the given H&E stained pathology input.',
+          slices: { mode: 'middle' },
+          windowing: 'auto',
+          guidance: EDIT_GUIDANCE,
+          outputLabel: 'Synthetic HER2 IHC',
+          outputScale: 1,
+        },
+      ],
+    ),
+    modalityProfile('fundus', 'Fundus photographs (OP).', 'OP',
+      [middleReport('fundus-report', 'Generate a concise report with findings and impression for this fundus photograph.')]),
+    modalityProfile('oct', 'Retinal OCT (OPT): the central B-scan of the volume (through the fovea on a macula-centred scan).', 'OPT',
+      [middleReport('oct-report', 'Generate a concise report with findings and impression for this retinal OCT B-scan.', 'stored-range')]),
+    modalityProfile('endoscopy', 'Endoscopy images (ES).', 'ES',
+      [middleReport('endoscopy-report', 'Generate a concise report with findings and impression for this endoscopy image.')]),
+    modalityProfile('photograph', 'External-camera photographs (XC), e.g. of the skin.', 'XC',
+      [middleReport('photograph-report', 'Describe the findings in this clinical photograph.')]),
+    modalityProfile('microscopy', 'General microscopy fields (GM), e.g. H&E stained tissue.', 'GM',
+      [middleReport('microscopy-report', 'Describe the histopathological findings in this microscopy image.')]),
   ],
 };

@@ -5,5 +5,5 @@ export { selectSlices } from './select-slices.ts';
 export {
   taskProfilesSchema,
   type DecodeSettings, type GuidanceProfile, type ReportTask, type SegmentationStructure, type SegmentationTask,
-  type SlicePolicy, type TaskDefinition, type TaskKind, type TaskProfile, type TaskProfiles, type TranslationTask,
+  type SlicePolicy, type TaskDefinition, type TaskKind, type TaskProfile, type TaskProfiles, type TranslationTask, type Windowing, type PriorsOption,
 } from './task-profile-schema.ts';

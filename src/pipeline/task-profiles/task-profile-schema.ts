@@ -58,15 +58,37 @@ const taskId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, { message: 'task ids are lower-case letters, digits and dashes' });
 
+/**
+ * How grey source values become the 8-bit image the model sees (colour images are always taken as stored):
+ * - auto: the source's VOI window, else the CT soft-tissue preset (CT), else a 0.5-99.5 percentile stretch;
+ * - stored-range: linear over the stored bit range (8-bit display-ready images: US, OCT), no stretch;
+ * - percentile: a 0.5-99.5 percentile stretch even where the source has a window.
+ */
+const windowingSchema = z.enum(['auto', 'stored-range', 'percentile']);
+
 const taskBase = {
   id: taskId,
   enabled: z.boolean().default(true),
   prompt: z.string().min(1).max(4000),
   slices: slicePolicySchema.default({ mode: 'middle' }),
+  windowing: windowingSchema.default('auto'),
 };
 
+/**
+ * Comparison with a prior: key images of the patient's most recent earlier study (QIDO-RS by PatientID) go
+ * before the current images, and the prompt says so (hence the Provenance). Absent: off.
+ */
+const priorsSchema = z
+  .object({
+    /** Key images taken from the prior study's matching series (evenly spaced). */
+    count: z.number().int().min(1).max(8).default(1),
+    /** Only studies that hold the series' modality count as priors. */
+    sameModality: z.boolean().default(true),
+  })
+  .strict();
+
 const reportTaskSchema = z
-  .object({ ...taskBase, kind: z.literal('report'), decode: decodeSchema.prefault({}) })
+  .object({ ...taskBase, kind: z.literal('report'), decode: decodeSchema.prefault({}), priors: priorsSchema.optional() })
   .strict();
 
 const segmentationTaskSchema = z
@@ -87,6 +109,8 @@ const translationTaskSchema = z
     guidance: guidanceSchema.prefault({}),
     /** What the derived series shows, e.g. "Synthetic FLAIR" (goes into its series description). */
     outputLabel: z.string().min(1).max(48),
+    /** Output size as a multiple of the source's (4: the paper's 4x super-resolution), refused above MODEL_MAX_OUTPUT_SIDE. */
+    outputScale: z.number().int().min(1).max(4).default(1),
   })
   .strict();
 
@@ -148,6 +172,8 @@ export type TaskProfile = TaskProfiles['profiles'][number];
 export type TaskDefinition = TaskProfile['tasks'][number];
 export type TaskKind = TaskDefinition['kind'];
 export type SlicePolicy = z.output<typeof slicePolicySchema>;
+export type Windowing = z.output<typeof windowingSchema>;
+export type PriorsOption = z.output<typeof priorsSchema>;
 export type DecodeSettings = z.output<typeof decodeSchema>;
 export type GuidanceProfile = z.output<typeof guidanceSchema>;
 export type SegmentationStructure = z.output<typeof structureSchema>;

@@ -94,8 +94,33 @@ describe('default task profiles', () => {
   });
 
   it('modalities without a profile get nothing', () => {
-    expect(matchTasks(DEFAULT_TASK_PROFILES, { modality: 'US' })).toEqual([]);
+    expect(matchTasks(DEFAULT_TASK_PROFILES, { modality: 'NM' })).toEqual([]);
     expect(matchTasks(DEFAULT_TASK_PROFILES, { modality: 'SEG' })).toEqual([]);
+  });
+
+  it('every modality of the paper gets a report, naming its frame policy and windowing', () => {
+    const enabled = (modality: string) => matchTasks(DEFAULT_TASK_PROFILES, { modality }).map((t) => [t.id, t.kind, t.slices, t.windowing]);
+    expect(enabled('US')).toEqual([['us-report', 'report', { mode: 'evenly-spaced', count: 3 }, 'stored-range']]);
+    expect(enabled('SM')).toEqual([['sm-report', 'report', { mode: 'middle' }, 'auto']]);
+    expect(enabled('OP')).toEqual([['fundus-report', 'report', { mode: 'middle' }, 'auto']]);
+    expect(enabled('OPT')).toEqual([['oct-report', 'report', { mode: 'middle' }, 'stored-range']]);
+    expect(enabled('ES')).toEqual([['endoscopy-report', 'report', { mode: 'middle' }, 'auto']]);
+    expect(enabled('XC')).toEqual([['photograph-report', 'report', { mode: 'middle' }, 'auto']]);
+    expect(enabled('GM')).toEqual([['microscopy-report', 'report', { mode: 'middle' }, 'auto']]);
+    // A 16-frame cine gives its frames 3, 9 and 14; an 11-frame OCT its 6th B-scan; one frame is itself.
+    expect(selectSlices(16, { mode: 'evenly-spaced', count: 3 })).toEqual([2, 8, 13]);
+    expect(selectSlices(11, { mode: 'middle' })).toEqual([5]);
+    expect(selectSlices(1, { mode: 'evenly-spaced', count: 3 })).toEqual([0]);
+  });
+
+  it("the paper's image-to-image tasks are present and off by default", () => {
+    const all = DEFAULT_TASK_PROFILES.profiles.flatMap((p) => p.tasks.map((t) => ({ ...t, profile: p.name })));
+    const translations = all.filter((t) => t.kind === 'translation');
+    expect(translations.map((t) => [t.id, t.enabled, t.kind === 'translation' ? t.outputScale : 0])).toEqual([
+      ['mr-flair-synthesis', false, 1], ['mr-t2-synthesis', false, 1], ['mr-super-resolution', false, 4], ['sm-ihc-staining', false, 1],
+    ]);
+    const flair = { modality: 'MR', bodyPartExamined: 'BRAIN', seriesDescription: 'AX T2 FLAIR' };
+    expect(matchTasks(DEFAULT_TASK_PROFILES, flair).map((t) => t.id)).toEqual(['mr-report', 'mr-brain-segmentation']);
   });
 });
 
