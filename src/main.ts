@@ -15,6 +15,7 @@ import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
 import { createEnginePool, type EngineLimits } from './model/index.ts';
 import { createAnalyzeProcessor, type ResultStage } from './pipeline/analyze-study.ts';
@@ -150,7 +151,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       requestReconciliation,
     });
     const server: Server = await new Promise((resolve) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      const s = createHttpServer(app).listen(config.PORT, config.HOST, () => resolve(s));
     });
     const address = server.address();
     port = typeof address === 'object' && address ? address.port : config.PORT;

@@ -129,6 +129,33 @@ export class NotificationInvalidError extends AppError {
   }
 }
 
+export class HeadersTooLargeError extends AppError {
+  readonly code = 'HEADERS_TOO_LARGE';
+  readonly httpStatus = 431;
+  readonly issueType = 'too-costly';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request headers are larger than allowed', options);
+  }
+}
+
+export class RequestTimeoutError extends AppError {
+  readonly code = 'REQUEST_TIMEOUT';
+  readonly httpStatus = 408;
+  readonly issueType = 'timeout';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request was not received in time', options);
+  }
+}
+
+export class RequestMalformedError extends AppError {
+  readonly code = 'REQUEST_MALFORMED';
+  readonly httpStatus = 400;
+  readonly issueType = 'structure';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request is not valid HTTP/1.1', options);
+  }
+}
+
 // --- dependencies ----------------------------------------------------------------------------------
 
 export type Dependency = 'redis' | 'fhir' | 'dicomweb' | 'model';
