@@ -1,4 +1,5 @@
 import express from 'express';
+import { unauthenticatedWarnings } from './config/unauthenticated-surfaces.ts';
 import type { AppDeps } from './http/app-deps.ts';
 import { createErrorHandler, routeNotFound } from './http/error-handler.ts';
 import { registerHttpMetrics } from './http/metrics.ts';
@@ -25,7 +26,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(registerHttpMetrics(deps.metrics, deps.runs, deps.logger).middleware);
 
-  app.use(healthRouter(deps.readiness));
+  app.use(healthRouter(deps.readiness, { warnings: unauthenticatedWarnings(config) }));
   app.use(metricsRouter(deps.metrics));
   app.use(openApiRouter(document));
   app.use(notificationsRouter({

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config/load-config.ts';
+import { assertAuthenticationChosen, unauthenticatedSurfaces } from './config/unauthenticated-surfaces.ts';
 import type { Config } from './config/schema.ts';
 import { createDicomwebAgent } from './dicom/dicomweb/dicomweb-agent.ts';
 import { createDicomwebClient, type DicomwebAuth, type DicomwebClient } from './dicom/dicomweb/dicomweb-client.ts';
@@ -62,6 +63,8 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/tiny', import.
 /** Composition root: the only place that creates clients and connects the stages. */
 export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = loadConfig(env);
+  // Before any connection opens: an HTTP surface left open by omission stops start-up.
+  if (mode !== 'worker') assertAuthenticationChosen(config);
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   const redis = createRedisConnection(config.REDIS_URL);
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
@@ -156,6 +159,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
     const address = server.address();
     port = typeof address === 'object' && address ? address.port : config.PORT;
     logger.info({ port }, 'http listening');
+    const open = unauthenticatedSurfaces(config);
+    if (open.length > 0) logger.warn({ unauthenticated: open }, 'serving without authentication (ALLOW_UNAUTHENTICATED=true)');
     stoppers.push(() => new Promise((resolve) => server.close(() => resolve())));
     if (reconciler && config.RECONCILE_INTERVAL_MS > 0) timers.push(setInterval(() => requestReconciliation('timer'), config.RECONCILE_INTERVAL_MS));
     if (config.DICOMWEB_URL && config.DICOMWEB_POLL_INTERVAL_MS > 0) {

@@ -454,6 +454,8 @@ export interface components {
             checks: {
                 [key: string]: "ok";
             };
+            /** @description Present while the service runs without authentication (ALLOW_UNAUTHENTICATED=true). */
+            warnings?: string[];
         };
     };
     responses: {

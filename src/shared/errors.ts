@@ -37,6 +37,18 @@ export class ConfigInvalidError extends AppError {
   }
 }
 
+export class AuthenticationNotConfiguredError extends AppError {
+  readonly code = 'AUTH_NOT_CONFIGURED';
+  readonly httpStatus = 500;
+  readonly issueType = 'security';
+  constructor(readonly keys: string[], options: AppErrorOptions = {}) {
+    super(
+      `${keys.join(' and ')} not set: set ${keys.length > 1 ? 'them' : 'it'}, or ALLOW_UNAUTHENTICATED=true to serve without authentication`,
+      { ...options, detail: keys.join(', ') },
+    );
+  }
+}
+
 // --- HTTP requests ---------------------------------------------------------------------------------
 
 export class RequestInvalidError extends AppError {

@@ -78,7 +78,7 @@ describe('command line', () => {
     const broken = join(work, 'broken-serve-bundle');
     cpSync('models/tiny', broken, { recursive: true });
     writeFileSync(join(broken, 'vae_decoder.onnx'), Buffer.alloc(8));
-    const result = await cli(['serve'], { MODEL_DIR: broken, PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: 'cli-test-broken' });
+    const result = await cli(['serve'], { MODEL_DIR: broken, PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: 'cli-test-broken', ALLOW_UNAUTHENTICATED: 'true' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('MODEL_BUNDLE_INVALID');
     expect(result.stderr).toContain('vae_decoder.onnx');
@@ -103,7 +103,7 @@ describe('command line', () => {
   it('serve starts, answers, and stops cleanly on SIGTERM', async () => {
     const redis = openTestRedis();
     const child = spawn(CLI[0]!, [...CLI.slice(1), 'serve'], {
-      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, EXECUTION_PROVIDER: 'cpu' },
+      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true' },
     });
     onTestFinished(() => redis.cleanup());
     let output = '';

@@ -57,7 +57,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     proxy = await startFaultProxy(orthanc.restUrl);
     redis = openTestRedis();
     service = await startService('serve', {
-      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
       RETRY_FIRST_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '150', STUDY_LOCK_RETRY_MS: '100',
     }, { logger: createLogger({ level: 'error' }) });
@@ -279,7 +279,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     // A second service on its own queues, with no publish window: the first transient fault ends it.
     const other = openTestRedis();
     const shortWindow = await startService('serve', {
-      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'), PUBLISH_RETRY_WINDOW_MS: '0',
     }, { logger: createLogger({ level: 'silent' }) });
     const otherApi = `http://127.0.0.1:${shortWindow.port}`;
