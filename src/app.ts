@@ -34,6 +34,7 @@ export function buildApp(deps: AppDeps): express.Express {
     validator,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     webhookSecret: config.WEBHOOK_SECRET,
+    replayWindow: { toleranceMs: config.WEBHOOK_TIMESTAMP_TOLERANCE_S * 1000, requireTimestamp: config.WEBHOOK_REQUIRE_TIMESTAMP },
     enqueueStudy: deps.enqueueStudy,
     notifications: deps.notifications,
     requestReconciliation: (reason) => deps.requestReconciliation(reason),

@@ -303,7 +303,7 @@ export interface components {
             /** @description Events or entries about other resource types, deletes and duplicates that were skipped. */
             ignoredEntries: number;
             /** @enum {string} */
-            reconciliation?: "empty-notification" | "event-gap" | "query-status";
+            reconciliation?: "empty-notification" | "event-gap" | "query-status" | "event-behind";
         };
         EnqueueResult: {
             jobId: components["schemas"]["JobId"];
