@@ -153,15 +153,22 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,
     });
+    const http = createHttpServer(app);
     const server: Server = await new Promise((resolve) => {
-      const s = createHttpServer(app).listen(config.PORT, config.HOST, () => resolve(s));
+      const s = http.server.listen(config.PORT, config.HOST, () => resolve(s));
     });
     const address = server.address();
     port = typeof address === 'object' && address ? address.port : config.PORT;
     logger.info({ port }, 'http listening');
     const open = unauthenticatedSurfaces(config);
     if (open.length > 0) logger.warn({ unauthenticated: open }, 'serving without authentication (ALLOW_UNAUTHENTICATED=true)');
-    stoppers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    stoppers.push(() => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      // A client that never finishes its side (a body still being sent to an answered request) must not
+      // hold the shutdown: after the grace period every connection is closed.
+      setTimeout(() => http.destroyAllSockets(), config.SHUTDOWN_GRACE_MS).unref();
+    }));
     if (reconciler && config.RECONCILE_INTERVAL_MS > 0) timers.push(setInterval(() => requestReconciliation('timer'), config.RECONCILE_INTERVAL_MS));
     if (config.DICOMWEB_URL && config.DICOMWEB_POLL_INTERVAL_MS > 0) {
       const poller = createDicomwebPoller({

@@ -159,6 +159,15 @@ export class RequestTimeoutError extends AppError {
   }
 }
 
+export class ExpectationFailedError extends AppError {
+  readonly code = 'EXPECTATION_FAILED';
+  readonly httpStatus = 417;
+  readonly issueType = 'not-supported';
+  constructor(options: AppErrorOptions = {}) {
+    super('The Expect header asks for something other than 100-continue', options);
+  }
+}
+
 export class RequestMalformedError extends AppError {
   readonly code = 'REQUEST_MALFORMED';
   readonly httpStatus = 400;

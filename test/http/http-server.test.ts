@@ -5,11 +5,11 @@ import { buildApp } from '../../src/app.ts';
 import { createHttpServer, MAX_HEADER_BYTES } from '../../src/http/http-server.ts';
 import { createTestDeps } from './support/fake-deps.ts';
 
-let server: ReturnType<typeof createHttpServer>;
+let server: ReturnType<typeof createHttpServer>['server'];
 let port: number;
 
 beforeAll(async () => {
-  server = createHttpServer(buildApp(createTestDeps({ env: { API_TOKEN: 'api-token-123' } })));
+  ({ server } = createHttpServer(buildApp(createTestDeps({ env: { API_TOKEN: 'api-token-123' } }))));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
 });
@@ -57,6 +57,16 @@ describe('errors Node answers before the app', () => {
     const answer = parse(await exchange(raw));
     expect(answer.status).toBe(400);
     expect(codeOf(answer.body)).toBe('REQUEST_MALFORMED');
+  });
+
+  it('answers CONNECT (this is no proxy) with 404 and an Expect other than 100-continue with 417, both as OperationOutcomes', async () => {
+    const connect = parse(await exchange('CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n'));
+    expect(connect.status).toBe(404);
+    expect(codeOf(connect.body)).toBe('ROUTE_NOT_FOUND');
+    const expectation = parse(await exchange('POST /fhir/notify HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nContent-Length: 0\r\n\r\n'));
+    expect(expectation.status).toBe(417);
+    expect(expectation.headers).toContain('content-type: application/fhir+json');
+    expect(codeOf(expectation.body)).toBe('EXPECTATION_FAILED');
   });
 
   it('still answers a well-formed request on a fresh connection afterwards', async () => {
