@@ -297,6 +297,25 @@ export class VolumeAssemblyError extends AppError {
   }
 }
 
+/**
+ * A file of a local folder (`analyze --dir`) that could not be read: the inner error's code and message,
+ * the file named by its position in the sorted folder (file names may carry patient names).
+ */
+export class InputFileError extends AppError {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly issueType: FhirIssueType;
+  constructor(readonly position: number, readonly total: number, cause: unknown) {
+    const inner = cause instanceof AppError ? cause : new DicomParseError({ cause });
+    super(`File ${position} of ${total} in the folder (sorted by path): ${inner.message}`, {
+      cause, ...(inner.detail ? { detail: inner.detail } : {}),
+    });
+    this.code = inner.code;
+    this.httpStatus = inner.httpStatus;
+    this.issueType = inner.issueType;
+  }
+}
+
 // --- results ---------------------------------------------------------------------------------------
 
 export class DicomObjectInvalidError extends AppError {
