@@ -28,7 +28,7 @@ export async function runEndToEndBench(): Promise<void> {
     endpoint: [{ reference: `Endpoint/${endpoint.id}` }], subject: { reference: 'Patient/bench' },
   });
   const service = await startService('serve', {
-    PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu',
+    PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true',
     RETRY_FIRST_DELAY_MS: '1000', RETRY_MAX_DELAY_MS: '1000', DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
   }, { logger: createLogger({ level: 'warn' }) });
   try {

@@ -1,4 +1,5 @@
 import express from 'express';
+import { unauthenticatedWarnings } from './config/unauthenticated-surfaces.ts';
 import type { AppDeps } from './http/app-deps.ts';
 import { createErrorHandler, routeNotFound } from './http/error-handler.ts';
 import { registerHttpMetrics } from './http/metrics.ts';
@@ -26,7 +27,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(registerHttpMetrics(deps.metrics, deps.runs, deps.logger).middleware);
 
-  app.use(healthRouter(deps.readiness));
+  app.use(healthRouter(deps.readiness, { warnings: unauthenticatedWarnings(config) }));
   app.use(metricsRouter(deps.metrics));
   app.use(openApiRouter(document));
   app.use(notificationsRouter({
@@ -34,6 +35,7 @@ export function buildApp(deps: AppDeps): express.Express {
     validator,
     bodyLimitBytes: config.BODY_LIMIT_BYTES,
     webhookSecret: config.WEBHOOK_SECRET,
+    replayWindow: { toleranceMs: config.WEBHOOK_TIMESTAMP_TOLERANCE_S * 1000, requireTimestamp: config.WEBHOOK_REQUIRE_TIMESTAMP },
     enqueueStudy: deps.enqueueStudy,
     notifications: deps.notifications,
     requestReconciliation: (reason) => deps.requestReconciliation(reason),

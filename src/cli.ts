@@ -1,5 +1,5 @@
 import { startService, type ServiceMode } from './main.ts';
-import { AppError } from './shared/errors.ts';
+import { errorLine } from './cli/error-line.ts';
 
 const USAGE = `unimedvl-plugin <command>
 
@@ -59,13 +59,7 @@ async function runService(mode: ServiceMode): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  // Configuration and other known errors: their messages are constant and name keys, never values.
-  if (error instanceof AppError) {
-    console.error(`unimedvl-plugin: ${error.message} (${error.code}${error.detail ? `: ${error.detail}` : ""})`);
-  } else {
-    // Foreign messages may carry data: print where it failed, not what it said.
-    console.error('unimedvl-plugin: unexpected error', error instanceof Error ? error.stack?.split('\n').slice(1, 6).join('\n') : '');
-  }
+  console.error(errorLine(error));
   // Start-up may have opened connections (Redis) that would keep the process alive: leave now.
   process.exit(1);
 }

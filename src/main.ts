@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
 import { loadConfig } from './config/load-config.ts';
+import { assertAuthenticationChosen, unauthenticatedSurfaces } from './config/unauthenticated-surfaces.ts';
 import type { Config } from './config/schema.ts';
 import { dicomwebTrust } from './config/dicomweb-trust.ts';
 import type { DicomwebClient } from './dicom/dicomweb/dicomweb-client.ts';
@@ -17,6 +18,7 @@ import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import { readAskTask, searchRequestedAskTasks, takeAskTask } from './fhir/ask-tasks.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
+import { createHttpServer } from './http/http-server.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
 import { createEnginePool, type EngineLimits } from './model/index.ts';
 import { createAnalyzeProcessor, type ResultStage } from './pipeline/analyze-study.ts';
@@ -65,6 +67,8 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/tiny', import.
 /** Composition root: the only place that creates clients and connects the stages. */
 export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = loadConfig(env);
+  // Before any connection opens: an HTTP surface left open by omission stops start-up.
+  if (mode !== 'worker') assertAuthenticationChosen(config);
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
   // Before any connection is opened: an unreadable DICOMWEB_CA_FILE stops start-up cleanly.
   const openDicomweb = dicomwebServers(config, logger);
@@ -155,13 +159,22 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,
     });
+    const http = createHttpServer(app);
     const server: Server = await new Promise((resolve) => {
-      const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+      const s = http.server.listen(config.PORT, config.HOST, () => resolve(s));
     });
     const address = server.address();
     port = typeof address === 'object' && address ? address.port : config.PORT;
     logger.info({ port }, 'http listening');
-    stoppers.push(() => new Promise((resolve) => server.close(() => resolve())));
+    const open = unauthenticatedSurfaces(config);
+    if (open.length > 0) logger.warn({ unauthenticated: open }, 'serving without authentication (ALLOW_UNAUTHENTICATED=true)');
+    stoppers.push(() => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      // A client that never finishes its side (a body still being sent to an answered request) must not
+      // hold the shutdown: after the grace period every connection is closed.
+      setTimeout(() => http.destroyAllSockets(), config.SHUTDOWN_GRACE_MS).unref();
+    }));
     if (reconciler && config.RECONCILE_INTERVAL_MS > 0) timers.push(setInterval(() => requestReconciliation('timer'), config.RECONCILE_INTERVAL_MS));
     if (fhir && config.ASK_TASK_POLL_INTERVAL_MS > 0) {
       const askPoller = createAskTaskPoller({

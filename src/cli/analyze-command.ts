@@ -53,6 +53,7 @@ function printSummary(summary: LocalAnalysisSummary): void {
     console.log(`open ${study.outputDir}/report.html to read the draft report`);
   }
   if (summary.skippedFiles > 0) console.log(`skipped ${summary.skippedFiles} files that are not DICOM`);
+  if (summary.nonImage > 0) console.log(`skipped ${summary.nonImage} DICOM files without images (SR, RT plans, waveforms)`);
   if (summary.undecodable > 0) console.log(`skipped ${summary.undecodable} instances in a transfer syntax with no local decoder (12-bit JPEG)`);
   console.log(`\n${RESEARCH_USE_LINE}`);
 }

@@ -68,7 +68,13 @@ export const configSchema = z.object({
   MODEL_DIR: z.string().optional(),
   EXECUTION_PROVIDER: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
   WEBHOOK_SECRET: optionalSecret,
+  // Replay window of signed notifications that carry X-Signature-Timestamp (README "Notifications").
+  WEBHOOK_TIMESTAMP_TOLERANCE_S: int(1, 86_400, 300),
+  WEBHOOK_REQUIRE_TIMESTAMP: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   API_TOKEN: optionalSecret,
+  // Serving /studies and /jobs without API_TOKEN, or notifications without WEBHOOK_SECRET, must be chosen
+  // knowingly: otherwise serve and api refuse to start (README "Security").
+  ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   WORKER_CONCURRENCY: int(1, 64, 1),
   PUBLISH_CONCURRENCY: int(1, 64, 2),

@@ -4,6 +4,7 @@ import type { RunControl, RunReader } from '../queue/run-view.ts';
 import type { Dependency } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { EnqueueStudy } from '../queue/study-request.ts';
+import type { ReconciliationReason } from '../triggers/fhir-notification/apply-notification.ts';
 import type { NotificationLog } from '../triggers/notification-log.ts';
 
 export interface ReadinessCheck {
@@ -26,5 +27,5 @@ export interface AppDeps {
    * Called when a notification carries no usable focus (an R4 criteria subscription without payload) or
    * event numbers show a gap: something changed, search the FHIR server to find out what.
    */
-  requestReconciliation(reason: 'empty-notification' | 'event-gap' | 'query-status'): void;
+  requestReconciliation(reason: ReconciliationReason): void;
 }

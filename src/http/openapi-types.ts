@@ -338,7 +338,7 @@ export interface components {
             /** @description Events or entries about other resource types, deletes and duplicates that were skipped. */
             ignoredEntries: number;
             /** @enum {string} */
-            reconciliation?: "empty-notification" | "event-gap" | "query-status";
+            reconciliation?: "empty-notification" | "event-gap" | "query-status" | "event-behind";
         };
         EnqueueResult: {
             jobId: components["schemas"]["JobId"];
@@ -511,6 +511,8 @@ export interface components {
             checks: {
                 [key: string]: "ok";
             };
+            /** @description Present while the service runs without authentication (ALLOW_UNAUTHENTICATED=true). */
+            warnings?: string[];
         };
     };
     responses: {

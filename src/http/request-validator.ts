@@ -36,11 +36,17 @@ export function createRequestValidator(document: OpenApiDocument): RequestValida
       const declared = [...asArray(pathItem.parameters), ...asArray(operation.parameters)].map((p) => resolveLocalRef(document, p));
       const compile = (location: Location) => coercing.compile(parameterSchema(declared, location));
       const validators = { path: compile('path'), query: compile('query'), header: compile('header') };
+      const integers = integerParameters(declared);
       return (req, res, next) => {
         const params: Record<string, unknown> = { ...req.params };
         const query: Record<string, unknown> = { ...(req.query as Record<string, unknown>) };
         const headers: Record<string, unknown> = { ...req.headers };
         for (const [location, value] of [['path', params], ['query', query], ['header', headers]] as const) {
+          const notDecimal = integers[location].find((name) => typeof value[name] === 'string' && !DECIMAL_INTEGER.test(value[name]));
+          if (notDecimal !== undefined) {
+            next(new RequestInvalidError({ detail: `${location}/${notDecimal} must be a decimal integer` }));
+            return;
+          }
           if (!validators[location](value)) {
             next(new RequestInvalidError({ detail: describe(location, validators[location].errors) }));
             return;
@@ -80,6 +86,19 @@ function findOperation(document: OpenApiDocument, operationId: string): Operatio
     }
   }
   throw new Error(`operationId ${operationId} is not in the OpenAPI document`);
+}
+
+/**
+ * ajv's coercion reads a string as JavaScript does, so `0x10` became 16 and `1e400` Infinity (past any
+ * maximum). Integer parameters are taken only as plain decimals; the contract's bounds then apply.
+ */
+const DECIMAL_INTEGER = /^-?\d{1,16}$/;
+
+function integerParameters(parameters: Record<string, unknown>[]): Record<Location, string[]> {
+  const names = (location: Location) => parameters
+    .filter((p) => p.in === location && (p.schema as { type?: unknown } | undefined)?.type === 'integer')
+    .map((p) => (location === 'header' ? String(p.name).toLowerCase() : String(p.name)));
+  return { path: names('path'), query: names('query'), header: names('header') };
 }
 
 /** One object schema per location; header names are compared in lower case, as Node gives them. */

@@ -29,6 +29,8 @@ export interface LocalAnalysisSummary {
   studies: { outputDir: string; series: number; dicomObjects: number; files: string[] }[];
   skippedFiles: number;
   undecodable: number;
+  /** DICOM files without images (SR, RT plans, waveforms). */
+  nonImage: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
 
   const model = options.engine.modelInfo();
   const algorithm = describeAlgorithm(model);
-  const summary: LocalAnalysisSummary = { studies: [], skippedFiles: read.skippedFiles, undecodable: read.undecodable };
+  const summary: LocalAnalysisSummary = { studies: [], skippedFiles: read.skippedFiles, undecodable: read.undecodable, nonImage: read.nonImage };
   for (const [index, study] of read.studies.entries()) {
     const outputDir = read.studies.length === 1 ? options.outputDir : join(options.outputDir, `study-${index + 1}`);
     const jobKey = deriveJobKey(study.studyInstanceUid, ANALYSIS_TASK, `${model.name}@${model.version}`);

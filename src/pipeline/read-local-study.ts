@@ -4,7 +4,7 @@ import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixe
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
-import { TransferSyntaxUnsupportedError } from '../shared/errors.ts';
+import { DicomParseError, InputFileError, TransferSyntaxUnsupportedError } from '../shared/errors.ts';
 import type { SeriesInput } from './analyse-series.ts';
 
 const PIXEL_DATA = '7FE00010';
@@ -20,6 +20,8 @@ export interface LocalReadReport {
   skippedFiles: number;
   /** Instances in a transfer syntax with no local decoder (no server here to transcode them). */
   undecodable: number;
+  /** DICOM files without pixel data (SR, RT plans, waveforms). */
+  nonImage: number;
 }
 
 /** Reads a folder of DICOM files (recursively) into studies of assembled series, for the local analyze mode. */
@@ -27,26 +29,40 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
   const bySeries = new Map<string, { instances: DecodedInstance[]; metadata: DicomJsonDataset[] }>();
   let skippedFiles = 0;
   let undecodable = 0;
-  for (const path of listFiles(dir)) {
-    const bytes = new Uint8Array(readFileSync(path));
-    if (!isPart10(bytes)) {
-      skippedFiles += 1;
-      continue;
-    }
-    let instance: DecodedInstance;
+  let nonImage = 0;
+  const files = listFiles(dir);
+  for (const [index, path] of files.entries()) {
     try {
-      instance = decodeInstance(bytes, codecs);
+      const bytes = new Uint8Array(readFileSync(path));
+      if (!isPart10(bytes)) {
+        skippedFiles += 1;
+        continue;
+      }
+      let instance: DecodedInstance;
+      try {
+        instance = decodeInstance(bytes, codecs);
+      } catch (error) {
+        if (error instanceof TransferSyntaxUnsupportedError) {
+          undecodable += 1;
+          continue;
+        }
+        // SR, RT plans, waveforms: DICOM, but nothing to look at (no pixel data, or no Rows/Columns).
+        if (error instanceof DicomParseError && (error.detail === 'no pixel data' || error.detail === 'no image size')) {
+          nonImage += 1;
+          continue;
+        }
+        throw error;
+      }
+      const { dataset } = readPart10(bytes);
+      delete dataset[PIXEL_DATA];
+      const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
+      entry.instances.push(instance);
+      entry.metadata.push(dataset);
+      bySeries.set(instance.seriesInstanceUid, entry);
     } catch (error) {
-      if (!(error instanceof TransferSyntaxUnsupportedError)) throw error;
-      undecodable += 1;
-      continue;
+      // Any failure (also the parsers' own, foreign errors) names the file by position, never by name.
+      throw new InputFileError(index + 1, files.length, error);
     }
-    const { dataset } = readPart10(bytes);
-    delete dataset[PIXEL_DATA];
-    const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
-    entry.instances.push(instance);
-    entry.metadata.push(dataset);
-    bySeries.set(instance.seriesInstanceUid, entry);
   }
 
   const studies = new Map<string, LocalStudy>();
@@ -62,7 +78,7 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
     });
     studies.set(volume.studyInstanceUid, study);
   }
-  return { studies: [...studies.values()], skippedFiles, undecodable };
+  return { studies: [...studies.values()], skippedFiles, undecodable, nonImage };
 }
 
 function listFiles(dir: string): string[] {

@@ -37,6 +37,18 @@ export class ConfigInvalidError extends AppError {
   }
 }
 
+export class AuthenticationNotConfiguredError extends AppError {
+  readonly code = 'AUTH_NOT_CONFIGURED';
+  readonly httpStatus = 500;
+  readonly issueType = 'security';
+  constructor(readonly keys: string[], options: AppErrorOptions = {}) {
+    super(
+      `${keys.join(' and ')} not set: set ${keys.length > 1 ? 'them' : 'it'}, or ALLOW_UNAUTHENTICATED=true to serve without authentication`,
+      { ...options, detail: keys.join(', ') },
+    );
+  }
+}
+
 // --- HTTP requests ---------------------------------------------------------------------------------
 
 export class RequestInvalidError extends AppError {
@@ -126,6 +138,42 @@ export class NotificationInvalidError extends AppError {
   readonly issueType = 'invalid';
   constructor(options: AppErrorOptions = {}) {
     super('The notification is not a recognised FHIR subscription notification', options);
+  }
+}
+
+export class HeadersTooLargeError extends AppError {
+  readonly code = 'HEADERS_TOO_LARGE';
+  readonly httpStatus = 431;
+  readonly issueType = 'too-costly';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request headers are larger than allowed', options);
+  }
+}
+
+export class RequestTimeoutError extends AppError {
+  readonly code = 'REQUEST_TIMEOUT';
+  readonly httpStatus = 408;
+  readonly issueType = 'timeout';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request was not received in time', options);
+  }
+}
+
+export class ExpectationFailedError extends AppError {
+  readonly code = 'EXPECTATION_FAILED';
+  readonly httpStatus = 417;
+  readonly issueType = 'not-supported';
+  constructor(options: AppErrorOptions = {}) {
+    super('The Expect header asks for something other than 100-continue', options);
+  }
+}
+
+export class RequestMalformedError extends AppError {
+  readonly code = 'REQUEST_MALFORMED';
+  readonly httpStatus = 400;
+  readonly issueType = 'structure';
+  constructor(options: AppErrorOptions = {}) {
+    super('The request is not valid HTTP/1.1', options);
   }
 }
 
@@ -307,6 +355,25 @@ export class QuestionSlicesInvalidError extends AppError {
   readonly issueType = 'invalid';
   constructor(options: AppErrorOptions = {}) {
     super('The slices named in the question are not slices of the series', options);
+  }
+}
+
+/**
+ * A file of a local folder (`analyze --dir`) that could not be read: the inner error's code and message,
+ * the file named by its position in the sorted folder (file names may carry patient names).
+ */
+export class InputFileError extends AppError {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly issueType: FhirIssueType;
+  constructor(readonly position: number, readonly total: number, cause: unknown) {
+    const inner = cause instanceof AppError ? cause : new DicomParseError({ cause });
+    super(`File ${position} of ${total} in the folder (sorted by path): ${inner.message}`, {
+      cause, ...(inner.detail ? { detail: inner.detail } : {}),
+    });
+    this.code = inner.code;
+    this.httpStatus = inner.httpStatus;
+    this.issueType = inner.issueType;
   }
 }
 

@@ -59,6 +59,28 @@ describe('command line', () => {
     }
   });
 
+  it('analyze on a folder with a broken file ends with one error line naming its position and code', async () => {
+    const input = join(work, 'broken-input');
+    cpSync('test/fixtures/sample-study', input, { recursive: true });
+    const whole = readFileSync('/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm');
+    // Sorts first (upper case); its name is what a patient's name in a file name looks like.
+    writeFileSync(join(input, 'DOE^JANE.dcm'), whole.subarray(0, whole.length - 1000));
+    const result = await cli(['analyze', '--dir', input, '--out', join(work, 'broken-out')]);
+    expect(result.code).toBe(1);
+    const errorLines = result.stderr.split('\n').filter((l) => l.startsWith('unimedvl-plugin:'));
+    expect(errorLines, result.stderr).toEqual([expect.stringMatching(/^unimedvl-plugin: File 1 of \d+ in the folder \(sorted by path\): .+ \((DICOM_PARSE_FAILED|PIXEL_DECODE_FAILED)/)]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(result.stderr).not.toContain('DOE');
+  });
+
+  it('serve and api refuse to start without API_TOKEN and WEBHOOK_SECRET unless ALLOW_UNAUTHENTICATED=true', async () => {
+    const result = await cli(['api'], { PORT: '0', HOST: '127.0.0.1' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim()).toBe(
+      'unimedvl-plugin: API_TOKEN and WEBHOOK_SECRET not set: set them, or ALLOW_UNAUTHENTICATED=true to serve without authentication (AUTH_NOT_CONFIGURED: API_TOKEN, WEBHOOK_SECRET)',
+    );
+  });
+
   it('models check verifies the bundle, names the provider, and names a corrupted file', async () => {
     const ok = await cli(['models', 'check', 'models/tiny', '--provider', 'cpu']);
     expect(ok.code, ok.stderr).toBe(0);
@@ -78,7 +100,7 @@ describe('command line', () => {
     const broken = join(work, 'broken-serve-bundle');
     cpSync('models/tiny', broken, { recursive: true });
     writeFileSync(join(broken, 'vae_decoder.onnx'), Buffer.alloc(8));
-    const result = await cli(['serve'], { MODEL_DIR: broken, PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: 'cli-test-broken' });
+    const result = await cli(['serve'], { MODEL_DIR: broken, PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: 'cli-test-broken', ALLOW_UNAUTHENTICATED: 'true' });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('MODEL_BUNDLE_INVALID');
     expect(result.stderr).toContain('vae_decoder.onnx');
@@ -103,7 +125,7 @@ describe('command line', () => {
   it('serve starts, answers, and stops cleanly on SIGTERM', async () => {
     const redis = openTestRedis();
     const child = spawn(CLI[0]!, [...CLI.slice(1), 'serve'], {
-      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, EXECUTION_PROVIDER: 'cpu' },
+      env: { ...process.env, LOG_LEVEL: 'info', PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true' },
     });
     onTestFinished(() => redis.cleanup());
     let output = '';

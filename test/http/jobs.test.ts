@@ -91,7 +91,10 @@ describe('GET /jobs', () => {
   });
 
   it.each(['state=bogus', 'state=active', 'limit=0', 'limit=501', 'limit=ten', 'offset=-1', 'colour=blue', 'state=failed&state=running',
-    'errorCode=lower', 'study=1.2.03', 'from=yesterday'])(
+    'errorCode=lower', 'study=1.2.03', 'from=yesterday',
+    // Numbers past every bound or not written as decimals (ajv alone read 0x10 as 16 and 1e400 as Infinity).
+    'limit=9999999999999999999999999999999999', 'offset=99999999999999999999999', 'limit=1e400', 'limit=0x10', 'limit=1.5',
+    'limit=%2B5', 'limit=', 'offset=1e3', 'limit[a]=1', 'offset=NaN', 'limit=Infinity', 'limit=%EF%BC%95'])(
     'answers 400 for %s', async (query) => {
       const res = await request(appWithRuns().app).get(`/jobs?${query}`).set(auth);
       expect(res.status).toBe(400);
@@ -103,6 +106,14 @@ describe('GET /jobs', () => {
   it('names the offending parameter in diagnostics', async () => {
     const res = await request(appWithRuns().app).get('/jobs?limit=501').set(auth);
     expect(res.body.issue[0].diagnostics).toMatch(/^query\/limit /);
+    const hex = await request(appWithRuns().app).get('/jobs?limit=0x10').set(auth);
+    expect(hex.body.issue[0].diagnostics).toBe('query/limit must be a decimal integer');
+  });
+
+  it('takes limit and offset at their contract bounds', async () => {
+    const res = await request(appWithRuns().app).get('/jobs?limit=500&offset=1000000').set(auth);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ jobs: [], limit: 500, offset: 1000000 });
   });
 });
 
@@ -120,6 +131,11 @@ describe('GET /studies/{studyInstanceUid}/runs', () => {
     const bad = await request(app).get('/studies/1..2/runs').set(auth);
     expect(bad.status).toBe(400);
     expectOperationOutcome(bad, 'REQUEST_INVALID');
+    for (const query of ['limit=9999999999999999999999999999999999', 'offset=-1', 'limit=1e2']) {
+      const res = await request(app).get(`/studies/${UID}/runs?${query}`).set(auth);
+      expect(res.status).toBe(400);
+      expectOperationOutcome(res, 'REQUEST_INVALID');
+    }
     const unauthorised = await request(app).get(`/studies/${UID}/runs`);
     expect(unauthorised.status).toBe(401);
     expectMatchesSpec(unauthorised, '/studies/{studyInstanceUid}/runs', 'get');

@@ -137,6 +137,57 @@ describe('webhook authentication (WEBHOOK_SECRET set)', () => {
   });
 });
 
+describe('replay protection', () => {
+  const signAt = (seconds: number, text: string) => createHmac('sha256', SECRET).update(`${seconds}.${text}`).digest('hex');
+  const postSignedAt = (app: ReturnType<typeof buildApp>, seconds: number, body: unknown) => {
+    const text = JSON.stringify(body);
+    return request(app).post(NOTIFY).set({
+      'Content-Type': 'application/fhir+json', 'X-Signature-Timestamp': String(seconds), 'X-Signature': signAt(seconds, text),
+      ...medplumHeaders,
+    }).send(text);
+  };
+
+  it('accepts a signed timestamp within WEBHOOK_TIMESTAMP_TOLERANCE_S and refuses the same notification replayed later', async () => {
+    const deps = createTestDeps({ env: { WEBHOOK_SECRET: SECRET, WEBHOOK_TIMESTAMP_TOLERANCE_S: '60' } });
+    const app = buildApp(deps);
+    const now = Math.floor(Date.now() / 1000);
+    expect((await postSignedAt(app, now, imagingStudy('is-1'))).status).toBe(202);
+    // A capture signed two minutes ago, replayed now: outside the 60 s window.
+    const replayed = await postSignedAt(app, now - 120, imagingStudy('is-2'));
+    expect(replayed.status).toBe(401);
+    expectMatchesSpec(replayed, NOTIFY, 'post');
+    expectOperationOutcome(replayed, 'SIGNATURE_INVALID');
+    expect(replayed.body.issue[0].diagnostics).toBe('X-Signature-Timestamp outside the replay window');
+    expect(deps.enqueue.calls.map((c) => c.study.imagingStudyId)).toEqual(['is-1']);
+  });
+
+  it('with WEBHOOK_REQUIRE_TIMESTAMP=true refuses a body-only signature', async () => {
+    const { deps, post } = signedApp({ WEBHOOK_REQUIRE_TIMESTAMP: 'true' });
+    const res = await post(imagingStudy('is-1'), medplumHeaders);
+    expect(res.status).toBe(401);
+    expect(res.body.issue[0].diagnostics).toBe('X-Signature-Timestamp missing');
+    expect(deps.enqueue.calls).toEqual([]);
+  });
+
+  it('enqueues nothing for a topic notification whose event numbers went backwards', async () => {
+    const { deps, post } = signedApp();
+    expect((await post(subscriptionStatusBundle({ events: [{ eventNumber: 7, focus: 'ImagingStudy/is-7/_history/1' }] }))).status).toBe(202);
+    expect((await post(subscriptionStatusBundle({ events: [{ eventNumber: 8, focus: 'ImagingStudy/is-8/_history/1' }] }))).status).toBe(202);
+    // The first one, replayed: the same event seen again is a plain duplicate.
+    const replay = await post(subscriptionStatusBundle({ events: [{ eventNumber: 7, focus: 'ImagingStudy/is-7/_history/1' }] }));
+    expect(replay.status).toBe(200);
+    expect(replay.body).toMatchObject({ outcome: 'duplicate', jobs: [], ignoredEntries: 1 });
+    expectMatchesSpec(replay, NOTIFY, 'post');
+    // An older event number that names something new enqueues nothing either: it asks FHIR_URL instead.
+    const behind = await post(subscriptionStatusBundle({ events: [{ eventNumber: 3, focus: 'ImagingStudy/is-3/_history/1' }] }));
+    expect(behind.status).toBe(202);
+    expect(behind.body).toMatchObject({ outcome: 'reconciliation-requested', reconciliation: 'event-behind', jobs: [] });
+    expectMatchesSpec(behind, NOTIFY, 'post');
+    expect(deps.enqueue.calls.map((c) => c.study.imagingStudyId)).toEqual(['is-7', 'is-8']);
+    expect(deps.reconciliations).toEqual(['event-behind']);
+  });
+});
+
 describe('POST /fhir/notify: body handling', () => {
   it('answers 400 JSON_MALFORMED for broken JSON', async () => {
     const deps = createTestDeps();

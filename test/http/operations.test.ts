@@ -18,6 +18,7 @@ describe('GET /healthz', () => {
 describe('GET /readyz', () => {
   it('answers 200 when every dependency check passes', async () => {
     const deps = createTestDeps({
+      env: { API_TOKEN: 'api-token-123', WEBHOOK_SECRET: 'webhook-secret-1' },
       readiness: [{ dependency: 'redis', check: async () => {} }, { dependency: 'fhir', check: async () => {} }],
     });
     const res = await request(buildApp(deps)).get('/readyz');

@@ -64,7 +64,7 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
   let heldBack: string;
   const logLines: string[] = [];
   const env = () => ({
-    PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0',
+    PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
     RETRY_FIRST_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu',
     TASK_PROFILES_FILE: join(work, 'profiles.yaml'), DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
   });

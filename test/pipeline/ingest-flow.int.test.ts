@@ -53,7 +53,7 @@ describe('ingest flow: notification to decoded volumes', () => {
       destination: new Writable({ write(chunk, _enc, done) { logLines.push(String(chunk)); done(); } }),
     });
     service = await startService('serve', {
-      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0',
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
       DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
       RETRY_FIRST_DELAY_MS: '300', RETRY_MAX_DELAY_MS: '1000', RECONCILE_INTERVAL_MS: '0', SERIES_MAX_INSTANCES: '500',
     }, { logger, results: capture });

@@ -57,7 +57,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     proxy = await startFaultProxy(orthanc.restUrl);
     redis = openTestRedis();
     service = await startService('serve', {
-      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
       DICOMWEB_ALLOWED_ORIGINS: `${new URL(orthanc.baseUrl).origin},${new URL(proxy.baseUrl(orthanc.baseUrl)).origin}`,
       RETRY_FIRST_DELAY_MS: '50', RETRY_MAX_DELAY_MS: '150', STUDY_LOCK_RETRY_MS: '100',
@@ -280,7 +280,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     // A second service on its own queues, with no publish window: the first transient fault ends it.
     const other = openTestRedis();
     const shortWindow = await startService('serve', {
-      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: other.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
       EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'), PUBLISH_RETRY_WINDOW_MS: '0',
       DICOMWEB_ALLOWED_ORIGINS: `${new URL(orthanc.baseUrl).origin},${new URL(proxy.baseUrl(orthanc.baseUrl)).origin}`,
     }, { logger: createLogger({ level: 'silent' }) });

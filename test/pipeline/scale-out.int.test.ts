@@ -82,7 +82,7 @@ describe('two worker processes on one Redis', () => {
       RUN_LOCK_MS: String(RUN_LOCK_MS), RUN_STALLED_CHECK_MS: String(RUN_STALLED_CHECK_MS), STUDY_LOCK_RETRY_MS: '100',
       RETRY_FIRST_DELAY_MS: '100', RETRY_MAX_DELAY_MS: '300', DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
     };
-    api = await startService('api', { ...env, PORT: '0', HOST: '127.0.0.1' }, { logger: createLogger({ level: 'warn' }) });
+    api = await startService('api', { ...env, PORT: '0', HOST: '127.0.0.1', ALLOW_UNAUTHENTICATED: 'true' }, { logger: createLogger({ level: 'warn' }) });
     base = `http://127.0.0.1:${api.port}`;
     const started = [spawnWorker(), spawnWorker()];
     for (const worker of started) {

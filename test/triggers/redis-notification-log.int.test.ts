@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { createRedisNotificationLog } from '../../src/triggers/redis-notification-log.ts';
+import { createRedisNotificationLog, SEEN_TTL_SECONDS, SUBSCRIPTION_TTL_SECONDS } from '../../src/triggers/redis-notification-log.ts';
 import { openTestRedis } from '../support/redis.ts';
 
 describe('Redis notification log', () => {
@@ -27,5 +27,21 @@ describe('Redis notification log', () => {
     expect(await log.recordEventNumber('s1', 7)).toBe(5);
     expect(await log.recordEventNumber('s1', 6)).toBe(7);
     expect(await log.recordEventNumber('s1', 8)).toBe(7);
+  });
+
+  it('lets every key it writes expire, so sender-chosen subscription names cannot grow Redis without bound', async () => {
+    const log = createRedisNotificationLog(redis, prefix);
+    await log.markSeen('Subscription/s1|ImagingStudy/a|v1');
+    await log.recordEventNumber('Subscription/s1', 3);
+    await log.recordEventNumber('Subscription/s1', 2);
+    await log.recordStatus('Subscription/s1', 'heartbeat');
+    const keys = await redis.keys(`${prefix}:notifications:*`);
+    expect(keys).toHaveLength(3);
+    for (const key of keys) {
+      const ttl = await redis.ttl(key);
+      const limit = key.includes(':seen:') ? SEEN_TTL_SECONDS : SUBSCRIPTION_TTL_SECONDS;
+      expect(ttl, key).toBeGreaterThan(0);
+      expect(ttl, key).toBeLessThanOrEqual(limit);
+    }
   });
 });

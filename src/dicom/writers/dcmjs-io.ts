@@ -15,8 +15,17 @@ interface DcmjsData {
   DicomMetaDictionary: { nameMap: Record<string, DcmjsDictionaryEntry | undefined> };
 }
 
+interface Loglevel {
+  setLevel(level: 'silent'): void;
+  getLoggers(): Record<string, { setLevel(level: 'silent'): void }>;
+}
+
 // dcmjs ships no type declarations; load its CommonJS build and type the few parts used here.
-const dcmjs = createRequire(import.meta.url)('dcmjs') as { data: DcmjsData };
+const dcmjs = createRequire(import.meta.url)('dcmjs') as { data: DcmjsData; log: Loglevel };
+// dcmjs prints what it finds odd in a file ("Invalid vr type xs") on the console: lines outside our log,
+// between a CLI's progress and its one-line errors. It still reads the file; what fails, throws.
+dcmjs.log.setLevel('silent');
+for (const logger of Object.values(dcmjs.log.getLoggers())) logger.setLevel('silent');
 
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 

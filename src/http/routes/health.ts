@@ -6,8 +6,15 @@ import type { components } from '../openapi-types.ts';
 /** How long one readiness check may take before its dependency counts as down. */
 export const READINESS_TIMEOUT_MS = 2_000;
 
+export interface HealthOptions {
+  /** Said on every ready answer (an API open without authentication); they do not make it unready. */
+  warnings?: string[];
+  timeoutMs?: number;
+}
+
 /** /healthz: the process answers. /readyz: every dependency answers, checked in parallel. */
-export function healthRouter(readiness: ReadinessCheck[], timeoutMs: number = READINESS_TIMEOUT_MS): Router {
+export function healthRouter(readiness: ReadinessCheck[], options: HealthOptions = {}): Router {
+  const { warnings = [], timeoutMs = READINESS_TIMEOUT_MS } = options;
   const router = Router();
   router.get('/healthz', (_req, res) => {
     const body: components['schemas']['Health'] = { status: 'ok' };
@@ -20,6 +27,7 @@ export function healthRouter(readiness: ReadinessCheck[], timeoutMs: number = RE
     const body: components['schemas']['Readiness'] = {
       status: 'ready',
       checks: Object.fromEntries(readiness.map((r) => [r.dependency, 'ok' as const])),
+      ...(warnings.length > 0 ? { warnings } : {}),
     };
     res.json(body);
   });

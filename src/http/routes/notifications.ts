@@ -2,6 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Logger } from '../../shared/logger.ts';
 import { applyNotification, type ApplyNotificationDeps } from '../../triggers/fhir-notification/apply-notification.ts';
 import { parseNotification, type NotificationRoute } from '../../triggers/fhir-notification/parse-notification.ts';
+import type { ReplayWindow } from '../../triggers/fhir-notification/verify-signature.ts';
 import type { components } from '../openapi-types.ts';
 import { parseJsonBody, readRawBody } from '../request-body.ts';
 import { getInput, type RequestValidator } from '../request-validator.ts';
@@ -13,6 +14,7 @@ export interface NotificationRouteContext extends ApplyNotificationDeps {
   validator: RequestValidator;
   bodyLimitBytes: number;
   webhookSecret: string | undefined;
+  replayWindow?: ReplayWindow;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface NotificationRouteContext extends ApplyNotificationDeps {
  */
 export function notificationsRouter(ctx: NotificationRouteContext): Router {
   const router = Router();
-  const intake = [readRawBody(ctx.bodyLimitBytes), requireWebhookSignature(ctx.webhookSecret)];
+  const intake = [readRawBody(ctx.bodyLimitBytes), requireWebhookSignature(ctx.webhookSecret, ctx.replayWindow)];
 
   const handle = (operationId: string, route: (res: Response) => NotificationRoute) =>
     async (req: Request, res: Response) => {

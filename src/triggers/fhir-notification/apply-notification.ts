@@ -2,7 +2,7 @@ import type { EnqueueResult, EnqueueStudy } from '../../queue/study-request.ts';
 import type { NotificationLog } from '../notification-log.ts';
 import type { ParsedNotification, StudyEvent } from './notification.ts';
 
-export type ReconciliationReason = 'empty-notification' | 'event-gap' | 'query-status';
+export type ReconciliationReason = 'empty-notification' | 'event-gap' | 'query-status' | 'event-behind';
 
 export interface ApplyNotificationDeps {
   enqueueStudy: EnqueueStudy;
@@ -55,12 +55,25 @@ export async function applyNotification(notification: ParsedNotification, deps: 
   }
 
   // query-event answers replay history: their numbers say nothing about missed deliveries.
-  if (notification.type === 'event-notification' && subscription && (await hasEventGap(notification, subscription, deps.notifications))) {
-    reconcile('event-gap');
-  }
+  const numbers = notification.type === 'event-notification' && subscription
+    ? await checkEventNumbers(notification, subscription, deps.notifications)
+    : { gap: false, behindMark: false };
+  if (numbers.gap) reconcile('event-gap');
   if (notification.unresolved) reconcile('empty-notification');
 
   const { fresh, duplicates, markedKeys } = await dropDuplicates(notification.studies, subscription, deps.notifications);
+  if (numbers.behindMark) {
+    // Replay protection: numbers at or below the highest already seen are a replay (or a late or repeated
+    // delivery). Nothing is enqueued from them; news in one (an event not seen before) becomes a search
+    // of FHIR_URL, which finds every real change (a lost event already asked for one when its gap showed).
+    if (fresh.length > 0) reconcile('event-behind');
+    return {
+      outcome: reconciliation ? 'reconciliation-requested' : 'duplicate',
+      jobs: [],
+      ignoredEntries: notification.ignoredEntries + duplicates + fresh.length,
+      ...(reconciliation ? { reconciliation } : {}),
+    };
+  }
   let jobs: Awaited<ReturnType<typeof deps.enqueueStudy>>[];
   try {
     jobs = await Promise.all(
@@ -87,18 +100,25 @@ export async function applyNotification(notification: ParsedNotification, deps: 
 /**
  * Records the event numbers in ascending order; a number more than one above the previous one means
  * events were lost. A late, out-of-order event can cause one needless reconciliation, never a missed one.
+ * `behindMark`: every number is at or below the highest seen before this notification (the count went
+ * backwards), which is what a replayed notification looks like.
  */
-async function hasEventGap(notification: ParsedNotification, subscription: string, log: NotificationLog): Promise<boolean> {
+async function checkEventNumbers(
+  notification: ParsedNotification, subscription: string, log: NotificationLog,
+): Promise<{ gap: boolean; behindMark: boolean }> {
   let numbers = [...new Set(notification.eventNumbers)].sort((a, b) => a - b);
   if (numbers.length === 0 && notification.eventsSinceSubscriptionStart !== undefined) {
     numbers = [notification.eventsSinceSubscriptionStart];
   }
   let gap = false;
-  for (const eventNumber of numbers) {
+  let markBefore: number | undefined;
+  for (const [index, eventNumber] of numbers.entries()) {
     const previous = await log.recordEventNumber(subscription, eventNumber);
+    if (index === 0) markBefore = previous;
     if (previous !== undefined && previous + 1 < eventNumber) gap = true;
   }
-  return gap;
+  const highest = numbers.at(-1);
+  return { gap, behindMark: markBefore !== undefined && highest !== undefined && highest <= markBefore };
 }
 
 /**

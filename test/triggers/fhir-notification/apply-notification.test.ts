@@ -103,6 +103,31 @@ describe('applyNotification', () => {
     expect(reconciliations).toEqual(['query-status']);
   });
 
+  it('enqueues nothing from a backport notification whose numbers are all at or below the highest seen', async () => {
+    const { enqueue, reconciliations, apply } = setup();
+    await apply(backportBundle({ events: [{ eventNumber: 4, focus: 'ImagingStudy/a' }, { eventNumber: 5, focus: 'ImagingStudy/b' }] }));
+    // Replayed whole: duplicate, no search.
+    expect(await apply(backportBundle({ events: [{ eventNumber: 4, focus: 'ImagingStudy/a' }, { eventNumber: 5, focus: 'ImagingStudy/b' }] })))
+      .toMatchObject({ outcome: 'duplicate', jobs: [], ignoredEntries: 2 });
+    expect(reconciliations).toEqual([]);
+    // Counter went backwards with an event never seen: no job from it, a search of FHIR_URL instead.
+    expect(await apply(backportBundle({ events: [{ eventNumber: 2, focus: 'ImagingStudy/c' }] })))
+      .toMatchObject({ outcome: 'reconciliation-requested', reconciliation: 'event-behind', jobs: [], ignoredEntries: 1 });
+    // One number above the mark is a delivery again.
+    expect(await apply(backportBundle({ events: [{ eventNumber: 5, focus: 'ImagingStudy/b' }, { eventNumber: 6, focus: 'ImagingStudy/d' }] })))
+      .toMatchObject({ outcome: 'enqueued' });
+    expect(enqueue.calls.map((c) => c.study.imagingStudyId)).toEqual(['a', 'b', 'd']);
+    expect(reconciliations).toEqual(['event-behind']);
+  });
+
+  it('treats a backwards eventsSinceSubscriptionStart without event numbers as a replay', async () => {
+    const { enqueue, apply } = setup();
+    await apply(subscriptionStatusBundle({ events: [{ eventNumber: 9, focus: 'ImagingStudy/a/_history/2' }] }));
+    const body = subscriptionStatusBundle({ eventsSince: 5, events: [], entries: [resourceEntry(imagingStudy('b', '1'))] });
+    expect((await apply(body)).jobs).toEqual([]);
+    expect(enqueue.calls.map((c) => c.study.imagingStudyId)).toEqual(['a']);
+  });
+
   it('acknowledges deletes without enqueueing', async () => {
     const { enqueue, apply } = setup();
     const outcome = await apply({}, { 'x-medplum-interaction': 'delete', 'x-medplum-deleted-resource': 'ImagingStudy/is-1' });
