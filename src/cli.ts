@@ -1,3 +1,4 @@
+import { RESEARCH_USE_STATEMENT } from './shared/research-use-notice.ts';
 import { startService, type ServiceMode } from './main.ts';
 import { AppError } from './shared/errors.ts';
 
@@ -15,7 +16,7 @@ Commands:
   demo                  run the local analysis on the bundled sample with the tiny model
 
 Configuration comes from environment variables (README.md, "Configuration").
-UniMedVL is for research use only, not for clinical decisions.`;
+UniMedVL results: ${RESEARCH_USE_STATEMENT}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

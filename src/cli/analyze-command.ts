@@ -1,3 +1,4 @@
+import { RESEARCH_USE_STATEMENT } from '../shared/research-use-notice.ts';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load-config.ts';
 import { loadCodecs } from '../dicom/pixels/index.ts';
@@ -8,8 +9,6 @@ import { analyzeLocalFolder, type LocalAnalysisSummary } from '../pipeline/analy
 import { loadTaskProfiles } from '../pipeline/task-profiles/index.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createProgressBar } from './progress-bar.ts';
-
-export const RESEARCH_USE_LINE = 'UniMedVL results are AI-generated drafts for research use only, not for clinical decisions.';
 
 /** `analyze --dir DIR --out DIR [--model DIR]`: the local mode, no servers needed. */
 export async function runAnalyzeCommand(args: string[]): Promise<number> {
@@ -54,5 +53,5 @@ function printSummary(summary: LocalAnalysisSummary): void {
   }
   if (summary.skippedFiles > 0) console.log(`skipped ${summary.skippedFiles} files that are not DICOM`);
   if (summary.undecodable > 0) console.log(`skipped ${summary.undecodable} instances in a transfer syntax with no local decoder (12-bit JPEG)`);
-  console.log(`\n${RESEARCH_USE_LINE}`);
+  console.log(`\nUniMedVL results: ${RESEARCH_USE_STATEMENT}`);
 }

@@ -1,5 +1,6 @@
 // One FHIR Task per job, keyed by the job key, so the hospital sees the AI analysis of a study as it runs.
 // Created with a conditional create and changed by id, so retries and duplicates never make a second Task.
+import { RESEARCH_USE_LABEL, RESEARCH_USE_STATEMENT } from '../shared/research-use-notice.ts';
 import type { WithId } from '@medplum/core';
 import type { Task } from '@medplum/fhirtypes';
 import type { FhirClient } from './fhir-client.ts';
@@ -61,10 +62,10 @@ export function buildTask(context: TaskContext, update: TaskUpdate, existing?: T
     status: update.status,
     intent: 'order',
     code: {
-      coding: [{ system: TASK_CODE_SYSTEM, code: TASK_CODE, display: 'AI image analysis (research use only)' }],
-      text: 'AI image analysis (research use only)',
+      coding: [{ system: TASK_CODE_SYSTEM, code: TASK_CODE, display: `AI image analysis (${RESEARCH_USE_LABEL})` }],
+      text: `AI image analysis (${RESEARCH_USE_LABEL})`,
     },
-    description: 'UniMedVL AI analysis of an imaging study. Research use only: not for clinical decisions.',
+    description: `UniMedVL analysis of an imaging study: ${RESEARCH_USE_STATEMENT}`,
     focus: { reference: `ImagingStudy/${context.imagingStudyId}` },
     ...(context.patientReference ? { for: { reference: context.patientReference } } : {}),
     authoredOn: existing?.authoredOn ?? now,

@@ -1,3 +1,4 @@
+import { RESEARCH_USE_LABEL } from '../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Volume } from '../dicom/volume.ts';
 import { buildDerivedImage } from '../dicom/writers/build-derived-image.ts';
@@ -60,7 +61,7 @@ export function assembleResults(series: readonly AnalysedSeries[], context: Asse
           type: outcome.task.structure.type,
           algorithm: { name: context.algorithm.modelName, version: context.algorithm.softwareVersion },
           cieLab: rgbToDicomLab(outcome.task.structure.colour),
-          description: `${outcome.task.id}: AI-generated, research use only`,
+          description: `${outcome.task.id}: AI-generated, ${RESEARCH_USE_LABEL}`,
           masks: outcome.masks,
         })),
       }));

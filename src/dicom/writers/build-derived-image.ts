@@ -1,13 +1,14 @@
 // A generated image as Secondary Capture: the single-frame SC Image Storage for one frame, the
 // multi-frame SC classes (grey byte, grey word, true colour) for several. ImageType DERIVED\SECONDARY,
 // Source Image Sequence to the input, labelled AI-generated and research use everywhere a viewer shows.
+import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, formatDicomDateTime, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
 } from './result-common.ts';
 import type { SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';

@@ -1,13 +1,14 @@
 // The model's draft report as an Enhanced SR next to the images: root "Diagnostic imaging report"
 // (LOINC 18748-4), VerificationFlag UNVERIFIED, the algorithm as device observer, the findings text,
 // a research-use notice, and image references to the source.
+import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
@@ -115,7 +116,7 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_NAME, `${algorithm.modelName} ${algorithm.softwareVersion}`),
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_MANUFACTURER, algorithm.manufacturer),
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_MODEL_NAME, algorithm.modelName),
-    text('CONTAINS', COMMENT, `${RESEARCH_USE_NOTICE}. Draft, not verified by a physician.`),
+    text('CONTAINS', COMMENT, RESEARCH_USE_STATEMENT),
     findings,
     ...frames.map(imageReference),
   ]);

@@ -1,6 +1,7 @@
 // Segmentation Storage (PS3.3 A.51) built by hand and validated completely before it is written.
 // dcmjs's own SEG helpers are not used: they map masks to the wrong slice, turn BINARY into
 // FRACTIONAL, throw on a single slice and put the slice spacing where the thickness belongs.
+import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
@@ -9,7 +10,7 @@ import { codeItem, formatDs, item, put, putSequence, tagOf } from './dataset-ele
 import { packBinaryFrames } from './pack-bits.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';

@@ -3,6 +3,7 @@
 // entry), the AI/research-use labelling, character set and the Part 10 meta header.
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
+import { RESEARCH_USE_LABEL, RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN, readPart10, writePart10 } from './dcmjs-io.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -45,8 +46,6 @@ export interface DicomResultObject {
 
 export const IMPLEMENTATION_CLASS_UID = deriveDicomUid('unimedvl-plugin', 'implementation-class');
 
-export const RESEARCH_USE_NOTICE = 'AI-generated, research use only, not for clinical decisions';
-
 /** Series and instance UIDs of one result object. */
 export function deriveResultUids(jobKey: string, role: string): { seriesInstanceUid: string; sopInstanceUid: string } {
   return {
@@ -56,7 +55,7 @@ export function deriveResultUids(jobKey: string, role: string): { seriesInstance
 }
 
 const AI_SERIES_PREFIX = 'AI ';
-const RESEARCH_USE_SUFFIX = ' - research use only';
+const RESEARCH_USE_SUFFIX = ` - ${RESEARCH_USE_LABEL}`;
 
 /** LO-sized series description that always says the content is AI-generated and research use (the suffix survives any `what`). */
 export function aiSeriesDescription(what: string): string {
