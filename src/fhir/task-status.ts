@@ -1,5 +1,6 @@
 // One FHIR Task per job, keyed by the job key, so the hospital sees the AI analysis of a study as it runs.
 // Created with a conditional create and changed by id, so retries and duplicates never make a second Task.
+import { ERROR_CODE_SYSTEM } from './outcome.ts';
 import { RESEARCH_USE_LABEL, RESEARCH_USE_STATEMENT } from '../shared/research-use-notice.ts';
 import type { WithId } from '@medplum/core';
 import type { Task } from '@medplum/fhirtypes';
@@ -10,7 +11,6 @@ import { PROFILE_URLS } from './profile-urls.ts';
 export const JOB_IDENTIFIER_SYSTEM = 'urn:unimedvl-plugin:job';
 export const TASK_CODE_SYSTEM = 'urn:unimedvl-plugin:task';
 export const TASK_CODE = 'ai-image-analysis';
-export const ERROR_CODE_SYSTEM = 'urn:unimedvl-plugin:error-code';
 
 export interface TaskContext {
   jobKey: string;

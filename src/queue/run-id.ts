@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { stableHash } from '../shared/stable-hash.ts';
 
 /**
  * A run id is time-ordered (`run-<ms>-<8 hex>`), so ids sort by creation and say when a run began.
@@ -28,7 +29,7 @@ export function runIdOfJob(jobId: string): string {
 
 /** Non-reversible handle of an ImagingStudy id (FHIR ids are server data, kept out of keys and views). */
 export function hashImagingStudyId(imagingStudyId: string): string {
-  return createHash('sha256').update(`fhir:ImagingStudy/${imagingStudyId}`).digest('hex').slice(0, 24);
+  return stableHash('fhir', `ImagingStudy/${imagingStudyId}`);
 }
 
 /**

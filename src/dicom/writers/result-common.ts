@@ -62,9 +62,15 @@ export function aiSeriesDescription(what: string): string {
   return `${AI_SERIES_PREFIX}${what}`.slice(0, 64 - RESEARCH_USE_SUFFIX.length) + RESEARCH_USE_SUFFIX;
 }
 
-/** True for a description aiSeriesDescription made: series selection never analyses our own outputs. */
+/** What other AI results (and this service's earlier series) start their descriptions with. */
+const AI_GENERATED_PREFIX = 'AI-generated';
+
+/**
+ * The one marker of a result series: a description aiSeriesDescription made, or one that starts
+ * "AI-generated". Series selection never analyses such a series (our own outputs would loop otherwise).
+ */
 export function isAiSeriesDescription(description: string): boolean {
-  return description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX);
+  return description.startsWith(AI_GENERATED_PREFIX) || (description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX));
 }
 
 /**
