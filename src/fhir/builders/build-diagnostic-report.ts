@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Attachment, DiagnosticReport } from '@medplum/fhirtypes';
 import { AI_SECURITY_LABEL } from '../ai-label.ts';
 import { PROFILE_URLS } from '../profile-urls.ts';
-import { renderReportHtml } from './render-report-html.ts';
+import { renderReportHtml } from './render-presented-form.ts';
 import type { AiResultInput } from './result-input.ts';
 import { resultIdentifier } from './result-identity.ts';
 
