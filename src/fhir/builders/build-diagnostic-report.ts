@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { Attachment, DiagnosticReport } from '@medplum/fhirtypes';
 import { AI_SECURITY_LABEL } from '../ai-label.ts';
 import { PROFILE_URLS } from '../profile-urls.ts';
-import { renderReportHtml } from './render-presented-form.ts';
+import { renderPresentedFormHtml } from './render-presented-form.ts';
 import type { AiResultInput } from './result-input.ts';
 import { resultIdentifier } from './result-identity.ts';
 
@@ -28,7 +28,7 @@ export function inlineAttachment(content: string, contentType: string, title: st
 
 /** The preliminary AI report. `resultReferences` and `mediaReferences` are fullUrls in the same Bundle. */
 export function buildDiagnosticReport(input: AiResultInput, links: { resultReferences: string[]; mediaReferences: string[] }): DiagnosticReport {
-  const html = renderReportHtml(input);
+  const html = renderPresentedFormHtml(input);
   return {
     resourceType: 'DiagnosticReport',
     meta: { profile: [PROFILE_URLS.DiagnosticReport], security: [AI_SECURITY_LABEL] },

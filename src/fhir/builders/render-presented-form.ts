@@ -1,9 +1,9 @@
-// The human-readable form of the AI report: escaped text under a research-use banner.
+// The DiagnosticReport's presentedForm: the AI report as escaped HTML under the research-use notice.
 import { escapeHtml } from '../../shared/escape-html.ts';
 import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
 import type { MeasurementInput, ModelInput } from './result-input.ts';
 
-export function renderReportHtml(input: { model: ModelInput; reportText: string; measurements?: MeasurementInput[]; recordedAt: string }): string {
+export function renderPresentedFormHtml(input: { model: ModelInput; reportText: string; measurements?: MeasurementInput[]; recordedAt: string }): string {
   const paragraphs = input.reportText.split(/\n{2,}/).map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`).join('\n');
   const rows = (input.measurements ?? [])
     .map((m) => `<tr><td>${escapeHtml(m.code.display ?? m.code.code)}</td><td>${escapeHtml(String(m.value))}</td><td>${escapeHtml(m.unit)}</td></tr>`)
