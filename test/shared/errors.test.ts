@@ -5,7 +5,7 @@ import {
   StudyLockLostError, UpstreamHttpError, toAppError,
 } from '../../src/shared/errors.ts';
 
-const errorClasses = Object.entries(errors).filter(
+const errorClasses = Object.entries(errors as Record<string, unknown>).filter(
   (entry): entry is [string, new (...args: never[]) => AppError] => typeof entry[1] === 'function' && entry[1].prototype instanceof AppError,
 );
 
