@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runAnalyzeCommand } from './analyze-command.ts';
 
-const SAMPLE_STUDY = fileURLToPath(new URL('../../test/fixtures/sample-study', import.meta.url));
+const SAMPLE_STUDY = fileURLToPath(new URL('../../samples/sample-study', import.meta.url));
 
 /** `npm run demo`: the local analysis of the bundled sample study with the tiny bundle (or MODEL_DIR). */
 export async function runDemoCommand(args: string[]): Promise<number> {

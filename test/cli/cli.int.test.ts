@@ -31,7 +31,7 @@ describe('command line', () => {
 
   it('analyze --dir writes valid DICOM results, a valid FHIR bundle, key images and the report page', async () => {
     const out = join(work, 'out');
-    const result = await cli(['analyze', '--dir', 'test/fixtures/sample-study', '--out', out]);
+    const result = await cli(['analyze', '--dir', 'samples/sample-study', '--out', out]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/research use only, not for clinical decisions/);
     expect(result.stdout).toContain('skipped 1 files that are not DICOM');

@@ -80,9 +80,9 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     studyUid = randomDicomUid();
     const seriesUid = randomDicomUid();
     const files: string[] = [];
-    for (const name of readdirSync('test/fixtures/sample-study').filter((n) => n.startsWith('ct-'))) {
+    for (const name of readdirSync('samples/sample-study').filter((n) => n.startsWith('ct-'))) {
       const path = join(work, name);
-      cpSync(join('test/fixtures/sample-study', name), path);
+      cpSync(join('samples/sample-study', name), path);
       execFileSync('dcmodify', ['-nb', '-gin', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`,
         '-m', `(0010,0010)=${FIXTURE_PATIENT.name}`, '-m', `(0010,0020)=${FIXTURE_PATIENT.id}`,
         '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`, path]);

@@ -37,7 +37,7 @@ profiles:
     tasks:
       - { id: ct-report, kind: report, prompt: Describe this CT., slices: { mode: middle }, decode: { maxNewTokens: 6 } }
 `;
-const CT = 'test/fixtures/sample-study/ct-01.dcm';
+const CT = 'samples/sample-study/ct-01.dcm';
 /** The old policy gave up after five attempts; these outages outlast that. */
 const LONGER_THAN_THE_OLD_BUDGET = 6;
 
@@ -221,7 +221,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     const olderId = await jobIdOf(await notify(first.imagingStudyId));
     await waitForRun(api, olderId, (r) => failedAttempts(r, 'publish').length >= 1);
     // One more instance in the study's series: a new input, analysed by a new run while the first still waits.
-    const [extra] = await copyWithFreshUids(['test/fixtures/sample-study/ct-02.dcm'], mkdtempSync(join(work, 'extra-')), {
+    const [extra] = await copyWithFreshUids(['samples/sample-study/ct-02.dcm'], mkdtempSync(join(work, 'extra-')), {
       modify: [`(0020,000d)=${first.studyUid}`, `(0020,000e)=${first.seriesUid}`],
     });
     await orthanc.upload([extra!.path]);
