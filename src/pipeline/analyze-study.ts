@@ -20,7 +20,6 @@ import { showFailureOnTask } from './run-task.ts';
 import { selectSeries, type SelectedSeries, type SeriesSelectionRule } from './select-series.ts';
 import { createStageTimer } from './stage-timer.ts';
 
-export type { ResultStage, ResultStageInput, AnalysisOutputs } from './result-stage-contract.ts';
 
 export interface AnalyzeStudyDeps {
   logger: Logger;

@@ -35,15 +35,3 @@ export interface StudyJobData extends StageJobData {
 export interface PublishJobData extends StageJobData {
   runId: string;
 }
-
-export interface SeriesSummary {
-  /** Hashed series handle; raw UIDs stay out of job records. */
-  seriesKey: string;
-  modality: string;
-  instances: number;
-  frames: number;
-  bytes: number;
-  rows: number;
-  columns: number;
-  transferSyntaxes: string[];
-}

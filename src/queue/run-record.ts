@@ -1,7 +1,7 @@
 // The run model: one execution for one study at one content version, in two stages. What a run shows
 // holds ids, hashes, codes, counts and times only: never patient data, raw UIDs or model text (the
 // trigger's own ids are kept apart, to replay the run, and never shown).
-import type { SeriesSummary, StudyReference, TriggerSource } from './job-types.ts';
+import type { StudyReference, TriggerSource } from './job-types.ts';
 
 /** What a run does. `question` (on-demand questions about a study) will join `analysis`. */
 export type RunKind = 'analysis';
@@ -102,6 +102,19 @@ export interface RunRecord {
   study: StudyReference;
   /** ImagingStudy.meta.versionId the run read (reconciliation skips versions that already ran). */
   imagingStudyVersion: string | null;
+}
+
+/** One analysed series as a run shows it. */
+export interface SeriesSummary {
+  /** Hashed series handle; raw UIDs stay out of job records. */
+  seriesKey: string;
+  modality: string;
+  instances: number;
+  frames: number;
+  bytes: number;
+  rows: number;
+  columns: number;
+  transferSyntaxes: string[];
 }
 
 /** Facts a stage learns while it runs. */

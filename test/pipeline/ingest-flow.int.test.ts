@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagingStudy, Task } from '@medplum/fhirtypes';
 import { startService, type RunningService } from '../../src/main.ts';
-import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
+import type { ResultStage } from '../../src/pipeline/result-stage-contract.ts';
 import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
 import type { Volume } from '../../src/dicom/volume.ts';
 import type { RunView } from '../../src/queue/run-view.ts';
