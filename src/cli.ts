@@ -9,9 +9,9 @@ Commands:
   api                   HTTP API only
   worker                queue workers only
   analyze --dir DIR --out DIR [--model DIR]
-                        analyse a folder of DICOM files locally, no servers needed
+                        analyze a folder of DICOM files locally, no servers needed
   analyze --study UID --dicomweb URL [--fhir URL]
-                        enqueue nothing: analyse one study from a DICOMweb server now
+                        enqueue nothing: analyze one study from a DICOMweb server now
   models check [DIR]    verify a model bundle (checksums, graph I/O, execution providers)
   demo                  run the local analysis on the bundled sample with the tiny model
 

@@ -48,7 +48,7 @@ export async function analyzeFolder(options: { dir: string; out: string; model?:
 
 function printSummary(summary: LocalAnalysisSummary): void {
   for (const study of summary.studies) {
-    console.log(`\nwrote ${study.files.length} files to ${study.outputDir} (${study.series} series analysed, ${study.dicomObjects} DICOM objects)`);
+    console.log(`\nwrote ${study.files.length} files to ${study.outputDir} (${study.series} series analyzed, ${study.dicomObjects} DICOM objects)`);
     console.log(`open ${study.outputDir}/report.html to read the draft report`);
   }
   if (summary.skippedFiles > 0) console.log(`skipped ${summary.skippedFiles} files that are not DICOM`);

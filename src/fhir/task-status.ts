@@ -14,7 +14,7 @@ export const TASK_CODE = 'ai-image-analysis';
 
 export interface TaskContext {
   jobKey: string;
-  /** Logical id of the ImagingStudy the job analyses. */
+  /** Logical id of the ImagingStudy the job analyzes. */
   imagingStudyId: string;
   /** `Patient/<id>` (the study's subject), when known. */
   patientReference?: string;
@@ -28,9 +28,9 @@ export const BUSINESS_STATUS_SYSTEM = 'urn:unimedvl-plugin:business-status';
 export type WaitingFor = 'pacs' | 'fhir';
 
 /**
- * - in-progress: analysing, or waiting for the PACS / FHIR server while retries go on (never a false failed);
+ * - in-progress: analyzing, or waiting for the PACS / FHIR server while retries go on (never a false failed);
  * - completed: with the report, or with a note (no task profile for some modalities);
- * - rejected: nothing this service can analyse (no image series), with the reason;
+ * - rejected: nothing this service can analyze (no image series), with the reason;
  * - on-hold: retries stopped at the end of their window; an operator replay (or reconciliation) resumes;
  * - failed: a permanent fault, with its code.
  */
@@ -110,7 +110,7 @@ function businessStatusOf(update: TaskUpdate): (Coded & { system: string }) | un
     case 'in-progress':
       if (update.waitingFor === 'pacs') return business('waiting-for-pacs', 'Waiting for PACS: retrying');
       if (update.waitingFor === 'fhir') return business('waiting-for-fhir', 'Waiting for FHIR server: retrying');
-      return business('analysing', 'Analysing');
+      return business('analyzing', 'Analyzing');
     case 'completed':
       if (!update.noProfileModalities?.length) return undefined;
       return business('no-task-profile', `No task profile for modalities: ${update.noProfileModalities.join(', ')}`);

@@ -10,7 +10,7 @@ import type { AiResultInput, MeasurementInput } from '../fhir/builders/result-in
 import { hashStudyUid } from '../shared/uids.ts';
 import type { SeriesOutcomes, SegmentationOutcome } from './run-series-tasks.ts';
 
-export interface AnalysedSeries {
+export interface AnalyzedSeries {
   volume: Volume;
   metadata: DicomJsonDataset[];
   outcomes: SeriesOutcomes;
@@ -38,7 +38,7 @@ const MEASUREMENT_SYSTEM = 'urn:unimedvl-plugin:measurement';
  * each object as they build it, so an invalid object fails the job here, before anything is sent.
  * Roles carry a hash of the series, so every object has its own stable UIDs across retries.
  */
-export function assembleResults(series: readonly AnalysedSeries[], context: AssembleContext): AssembledResults {
+export function assembleResults(series: readonly AnalyzedSeries[], context: AssembleContext): AssembledResults {
   const dicomObjects: DicomResultObject[] = [];
   const reportSections: { heading: string; text: string }[] = [];
   const prompts: string[] = [];

@@ -28,7 +28,7 @@ export async function ingestSeries(
   studyUid: string,
   seriesUid: string,
   signal: AbortSignal,
-  /** The series' WADO-RS metadata when already fetched (the analyse stage reads it first to plan). */
+  /** The series' WADO-RS metadata when already fetched (the analyze stage reads it first to plan). */
   prefetchedMetadata?: DicomJsonDataset[],
 ): Promise<IngestedSeries> {
   const metadata = prefetchedMetadata ?? await client.retrieveSeriesMetadata(studyUid, seriesUid, { signal });

@@ -5,7 +5,7 @@ import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { TransferSyntaxUnsupportedError } from '../shared/errors.ts';
-import type { SeriesInput } from './analyse-series.ts';
+import type { SeriesInput } from './analyze-series.ts';
 
 const PIXEL_DATA = '7FE00010';
 

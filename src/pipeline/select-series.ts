@@ -1,7 +1,7 @@
 import { firstNumber, firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { isAiSeriesDescription } from '../dicom/writers/result-common.ts';
 
-/** Series that are results or non-image objects: never analysed (our own outputs would loop otherwise). */
+/** Series that are results or non-image objects: never analyzed (our own outputs would loop otherwise). */
 const NON_IMAGE_MODALITIES = new Set(['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'REG', 'DOC', 'ECG', 'AU']);
 
 export interface SeriesSelectionRule {

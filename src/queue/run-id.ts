@@ -22,7 +22,7 @@ export function publishJobId(runId: string): string {
   return `${runId}${PUBLISH_SUFFIX}`;
 }
 
-/** The run a BullMQ job belongs to: the analyse job's id is the run id, the publish job's derives from it. */
+/** The run a BullMQ job belongs to: the analyze job's id is the run id, the publish job's derives from it. */
 export function runIdOfJob(jobId: string): string {
   return jobId.endsWith(PUBLISH_SUFFIX) ? jobId.slice(0, -PUBLISH_SUFFIX.length) : jobId;
 }

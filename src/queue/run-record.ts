@@ -20,9 +20,9 @@ export type RunState = 'queued' | 'running' | 'retrying' | 'completed' | 'failed
 
 /**
  * - published: results stored in the PACS and FHIR, Task completed;
- * - unchanged: the same input identity was already analysed; `resultsOf` names the run whose results stand;
- * - superseded: a newer run of the same result identity was analysed first, so this one's results were not sent;
- * - no-image-series: nothing to analyse (SR, RT, SEG-only studies); Task rejected with the reason;
+ * - unchanged: the same input identity was already analyzed; `resultsOf` names the run whose results stand;
+ * - superseded: a newer run of the same result identity was analyzed first, so this one's results were not sent;
+ * - no-image-series: nothing to analyze (SR, RT, SEG-only studies); Task rejected with the reason;
  * - no-matching-profile: image series, but no task profile for their modalities; Task completed saying so.
  */
 export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile';
@@ -104,7 +104,7 @@ export interface RunRecord {
   imagingStudyVersion: string | null;
 }
 
-/** One analysed series as a run shows it. */
+/** One analyzed series as a run shows it. */
 export interface SeriesSummary {
   /** Hashed series handle; raw UIDs stay out of job records. */
   seriesKey: string;

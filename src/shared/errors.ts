@@ -94,7 +94,7 @@ export type UnsupportedMediaTypeError = InstanceType<typeof UnsupportedMediaType
 export const ResourceTypeUnsupportedError = defineError('ResourceTypeUnsupportedError', { code: 'RESOURCE_TYPE_UNSUPPORTED', httpStatus: 422, issueType: 'not-supported', message: 'The notification is about a resource type this service does not process' });
 export type ResourceTypeUnsupportedError = InstanceType<typeof ResourceTypeUnsupportedError>;
 
-export const NotificationInvalidError = defineError('NotificationInvalidError', { code: 'NOTIFICATION_INVALID', httpStatus: 400, issueType: 'invalid', message: 'The notification is not a recognised FHIR subscription notification' });
+export const NotificationInvalidError = defineError('NotificationInvalidError', { code: 'NOTIFICATION_INVALID', httpStatus: 400, issueType: 'invalid', message: 'The notification is not a recognized FHIR subscription notification' });
 export type NotificationInvalidError = InstanceType<typeof NotificationInvalidError>;
 
 // --- dependencies ----------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ export type FhirResourceInvalidError = InstanceType<typeof FhirResourceInvalidEr
 export const ResultsTooLargeError = defineError('ResultsTooLargeError', { code: 'RESULTS_TOO_LARGE', httpStatus: 500, issueType: 'too-costly', detail: 'RESULTS_MAX_BYTES', message: 'The analysis outputs are larger than RESULTS_MAX_BYTES and were not kept' });
 export type ResultsTooLargeError = InstanceType<typeof ResultsTooLargeError>;
 
-export const ResultsMissingError = defineError('ResultsMissingError', { code: 'RESULTS_MISSING', httpStatus: 410, issueType: 'not-found', message: 'The persisted analysis outputs of this run are gone (expired); replay the run to analyse again' });
+export const ResultsMissingError = defineError('ResultsMissingError', { code: 'RESULTS_MISSING', httpStatus: 410, issueType: 'not-found', message: 'The persisted analysis outputs of this run are gone (expired); replay the run to analyze again' });
 export type ResultsMissingError = InstanceType<typeof ResultsMissingError>;
 
 export const RunStalledError = defineError('RunStalledError', { code: 'RUN_STALLED', httpStatus: 500, issueType: 'exception', message: 'The run stopped with its worker more often than allowed' });

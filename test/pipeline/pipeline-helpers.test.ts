@@ -40,7 +40,7 @@ describe('selectSeries', () => {
 });
 
 describe('cleanModelText', () => {
-  it('removes control characters FHIR forbids, normalises line ends and names empty output', () => {
+  it('removes control characters FHIR forbids, normalizes line ends and names empty output', () => {
     expect(cleanModelText('  Findings:\r\nNo\u0004 acute\u0000 disease.\tok \u007f')).toBe('Findings:\nNo acute disease.\tok');
     expect(cleanModelText('\u0004\u0004 ')).toBe('(The model produced no text.)');
   });

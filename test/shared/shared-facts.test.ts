@@ -46,7 +46,7 @@ describe('facts kept in one place', () => {
     expect(await basicAuth('jürgen', 'p:w').authorization()).toBe(expected);
   });
 
-  it('recognises our result series and other AI series by one marker', () => {
+  it('recognizes our result series and other AI series by one marker', () => {
     expect(isAiSeriesDescription(aiSeriesDescription('Segmentation lung'))).toBe(true);
     expect(isAiSeriesDescription('AI-generated image (research use)')).toBe(true);
     expect(isAiSeriesDescription('AI chest protocol')).toBe(false);

@@ -1,4 +1,4 @@
-// Interprets a STOW-RS answer per instance (PS3.18 10.5.3). The HTTP status only summarises: 200 all
+// Interprets a STOW-RS answer per instance (PS3.18 10.5.3). The HTTP status only summarizes: 200 all
 // stored, 202 some stored or stored with warnings, 409 none stored, and Orthanc answers 400 while still
 // storing the valid instances of a mixed request. So every sent instance is looked up in the body's
 // Referenced SOP Sequence (with Warning Reason) and Failed SOP Sequence (with Failure Reason).

@@ -8,7 +8,7 @@ import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, formatDicomDateTime, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
@@ -97,7 +97,7 @@ const REQUIRED_TYPE2 = [
   'StudyID', 'AccessionNumber', 'SeriesNumber', 'InstanceNumber', 'PatientOrientation',
 ];
 
-/** Builds, validates and serialises a Secondary Capture; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes a Secondary Capture; throws DicomObjectInvalidError when anything is off. */
 export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
   const { image } = input;
   checkImage(image);
@@ -176,5 +176,5 @@ export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
 
   requireAttributes(ds, { type1: REQUIRED_TYPE1, type2: REQUIRED_TYPE2 }, 'SC');
   checkValues(ds);
-  return serialise(role, ds, input.source.geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, sopClassUid);
+  return serialize(role, ds, input.source.geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, sopClassUid);
 }

@@ -8,7 +8,7 @@ import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
@@ -65,7 +65,7 @@ function imageReference(frame: SourceFrame): DicomJsonDataset {
   }));
 }
 
-/** Builds, validates and serialises the report SR; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes the report SR; throws DicomObjectInvalidError when anything is off. */
 export function buildReportSR(input: ReportSrInput): DicomResultObject {
   if (!input.reportText.trim()) throw invalid('report text empty');
   const sources = resolveSourceFrames(input.source);
@@ -131,5 +131,5 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
       'Manufacturer'],
   }, 'SR');
   checkValues(ds);
-  return serialise(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, ENHANCED_SR_STORAGE);
+  return serialize(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, ENHANCED_SR_STORAGE);
 }

@@ -10,7 +10,7 @@ import { codeItem, formatDs, item, put, putSequence, tagOf } from './dataset-ele
 import { packBinaryFrames } from './pack-bits.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
@@ -246,7 +246,7 @@ function checkBuilt(
   if (!(pixelData instanceof ArrayBuffer) || pixelData.byteLength !== pixelBytes) throw invalid('SEG pixel data size wrong');
 }
 
-/** Builds, validates and serialises a SEG; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes a SEG; throws DicomObjectInvalidError when anything is off. */
 export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   const { geometry } = input.source;
   const sources = resolveSourceFrames(input.source);
@@ -322,7 +322,7 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   putCharacterSet(ds);
 
   checkBuilt(ds, frames, input.segments.length, pixelData.byteLength, patientSpace);
-  return serialise(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, SEGMENTATION_STORAGE);
+  return serialize(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, SEGMENTATION_STORAGE);
 }
 
 function dimensionIndex(organizationUid: string, pointer: number, group: number, label: string): DicomJsonDataset {

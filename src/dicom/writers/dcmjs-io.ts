@@ -27,7 +27,7 @@ export function lookupKeyword(keyword: string): { tag: string; vr: string } | un
   return { tag: entry.tag.replace(/[(),]/g, '').toUpperCase(), vr: entry.vr };
 }
 
-/** Serialises meta + dataset as a Part 10 file in explicit VR little endian (dcmjs sorts tags). */
+/** Serializes meta + dataset as a Part 10 file in explicit VR little endian (dcmjs sorts tags). */
 export function writePart10(meta: DicomJsonDataset, dataset: DicomJsonDataset): Uint8Array {
   // dcmjs mutates what it writes (it adds accessors); hand it copies so callers keep plain data.
   const dict = new dcmjs.data.DicomDict(structuredClone(meta));

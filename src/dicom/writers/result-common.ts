@@ -67,7 +67,7 @@ const AI_GENERATED_PREFIX = 'AI-generated';
 
 /**
  * The one marker of a result series: a description aiSeriesDescription made, or one that starts
- * "AI-generated". Series selection never analyses such a series (our own outputs would loop otherwise).
+ * "AI-generated". Series selection never analyzes such a series (our own outputs would loop otherwise).
  */
 export function isAiSeriesDescription(description: string): boolean {
   return description.startsWith(AI_GENERATED_PREFIX) || (description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX));
@@ -141,7 +141,7 @@ export function part10Meta(sopClassUid: string, sopInstanceUid: string): DicomJs
 }
 
 /** Writes Part 10 and reads it back once, so an object dcmjs cannot round-trip is never sent. */
-export function serialise(
+export function serialize(
   role: string, dataset: DicomJsonDataset, studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUid: string,
   sopClassUid: string,
 ): DicomResultObject {
