@@ -4,10 +4,9 @@ import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixe
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
+import { Tag } from '../dicom/tags.ts';
 import { TransferSyntaxUnsupportedError } from '../shared/errors.ts';
 import type { SeriesInput } from './analyze-series.ts';
-
-const PIXEL_DATA = '7FE00010';
 
 export interface LocalStudy {
   studyInstanceUid: string;
@@ -42,7 +41,7 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
       continue;
     }
     const { dataset } = readPart10(bytes);
-    delete dataset[PIXEL_DATA];
+    delete dataset[Tag.PixelData];
     const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
     entry.instances.push(instance);
     entry.metadata.push(dataset);

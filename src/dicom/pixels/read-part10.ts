@@ -5,6 +5,7 @@ import { TextDecoder } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { DicomParseError } from '../../shared/errors.ts';
 import { TRANSFER_SYNTAX, describeTransferSyntax } from './transfer-syntax.ts';
+import { TAG } from '../tags.ts';
 
 export interface DicomElement {
   tag: number;
@@ -21,10 +22,8 @@ export interface DicomElement {
 const ITEM = 0xfffee000;
 const ITEM_DELIMITER = 0xfffee00d;
 const SEQUENCE_DELIMITER = 0xfffee0dd;
-const PIXEL_DATA = 0x7fe00010;
 // Explicit VRs whose length field is 4 bytes (after 2 reserved bytes).
 const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
-const SPECIFIC_CHARACTER_SET = 0x00080005;
 
 /** Shared by a dataset and its items: the text decoder follows the top level's Specific Character Set. */
 interface TextContext {
@@ -109,7 +108,7 @@ export class DicomDataset {
   detached(): DicomDataset {
     const copy = new Map<number, DicomElement>();
     for (const [tag, el] of this.elements) {
-      if (tag === PIXEL_DATA) continue;
+      if (tag === TAG.PixelData) continue;
       const out: DicomElement = { tag, vr: el.vr, value: new Uint8Array(el.value), littleEndian: el.littleEndian };
       if (el.items) out.items = el.items.map((item) => item.detached());
       copy.set(tag, out);
@@ -136,7 +135,7 @@ export function readPart10(input: Uint8Array): Part10 {
     const metaElements = new Map<number, DicomElement>();
     const metaEnd = parseElements(bytes, offset, bytes.length, { littleEndian: true, implicit: false, text: { decoder: decoderFor(undefined) } }, metaElements, (tag) => tag >>> 16 !== 0x0002);
     const meta = new DicomDataset(metaElements);
-    const transferSyntaxUid = meta.string(0x00020010) ?? TRANSFER_SYNTAX.explicitLittleEndian;
+    const transferSyntaxUid = meta.string(TAG.TransferSyntaxUID) ?? TRANSFER_SYNTAX.explicitLittleEndian;
     const ts = describeTransferSyntax(transferSyntaxUid);
     let body = bytes;
     let start = metaEnd;
@@ -148,7 +147,7 @@ export function readPart10(input: Uint8Array): Part10 {
     const text: TextContext = { decoder: decoderFor(undefined) };
     parseElements(body, start, body.length, { littleEndian: ts.littleEndian, implicit: ts.implicit, text }, elements);
     const dataset = new DicomDataset(elements, text);
-    text.decoder = decoderFor(dataset.string(SPECIFIC_CHARACTER_SET));
+    text.decoder = decoderFor(dataset.string(TAG.SpecificCharacterSet));
     return { transferSyntaxUid, meta, dataset };
   } catch (cause) {
     if (cause instanceof DicomParseError) throw cause;
@@ -195,11 +194,11 @@ function parseElements(bytes: Uint8Array, start: number, end: number, enc: Encod
     }
     const undefinedLength = length === 0xffffffff;
     const element: DicomElement = { tag, vr, value: bytes.subarray(valueAt, valueAt), littleEndian: le };
-    if (tag === PIXEL_DATA && undefinedLength) {
+    if (tag === TAG.PixelData && undefinedLength) {
       const { fragments, next } = readFragments(bytes, view, valueAt, le);
       element.fragments = fragments;
       p = next;
-    } else if (vr === 'SQ' || undefinedLength || (enc.implicit && tag !== PIXEL_DATA && looksLikeSequence(view, valueAt, length, le))) {
+    } else if (vr === 'SQ' || undefinedLength || (enc.implicit && tag !== TAG.PixelData && looksLikeSequence(view, valueAt, length, le))) {
       const { items, next } = readSequence(bytes, view, valueAt, undefinedLength ? end : valueAt + length, enc, undefinedLength);
       element.vr = 'SQ';
       element.items = items;

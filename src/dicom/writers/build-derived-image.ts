@@ -3,6 +3,7 @@
 // Source Image Sequence to the input, labelled AI-generated and research use everywhere a viewer shows.
 import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { TAG, Tag } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, formatDicomDateTime, item, put, putSequence } from './dataset-elements.ts';
@@ -83,7 +84,7 @@ function pixelBytes(image: GeneratedImage): Uint8Array {
 }
 
 function sourceLaterality(source: SourceSeries): string[] {
-  const laterality = source.instances.map((i) => i['00200060']?.Value?.[0]).find((v) => typeof v === 'string' && v !== '');
+  const laterality = source.instances.map((i) => i[Tag.Laterality]?.Value?.[0]).find((v) => typeof v === 'string' && v !== '');
   return typeof laterality === 'string' ? [laterality] : [];
 }
 
@@ -162,7 +163,7 @@ export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
   if (multiFrame) {
     put(ds, 'NumberOfFrames', [image.frames.length]);
     // Frames are pages of one generated result; the page number vector says so.
-    put(ds, 'FrameIncrementPointer', [0x00182001]);
+    put(ds, 'FrameIncrementPointer', [TAG.PageNumberVector]);
     put(ds, 'PageNumberVector', image.frames.map((_, f) => f + 1));
     if (!rgb) put(ds, 'PresentationLUTShape', ['IDENTITY']);
     if (!rgb) {

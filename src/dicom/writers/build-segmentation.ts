@@ -3,6 +3,7 @@
 // FRACTIONAL, throw on a single slice and put the slice spacing where the thickness belongs.
 import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { TAG } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -310,11 +311,11 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   const dimensionOrganizationUid = deriveDicomUid(input.context.jobKey, `${role}:dimension-organization`);
   putSequence(ds, 'DimensionOrganizationSequence', [item({ DimensionOrganizationUID: dimensionOrganizationUid })]);
   putSequence(ds, 'DimensionIndexSequence', [
-    dimensionIndex(dimensionOrganizationUid, 0x0062000b, 0x0062000a, 'Segment Number'),
+    dimensionIndex(dimensionOrganizationUid, TAG.ReferencedSegmentNumber, TAG.SegmentIdentificationSequence, 'Segment Number'),
     patientSpace
-      ? dimensionIndex(dimensionOrganizationUid, 0x00200032, 0x00209113, 'Image Position Patient')
+      ? dimensionIndex(dimensionOrganizationUid, TAG.ImagePositionPatient, TAG.PlanePositionSequence, 'Image Position Patient')
       // Projection images have no position: the second index is the source slice (in-stack position).
-      : dimensionIndex(dimensionOrganizationUid, 0x00209057, 0x00209111, 'Source Slice'),
+      : dimensionIndex(dimensionOrganizationUid, TAG.InStackPositionNumber, TAG.FrameContentSequence, 'Source Slice'),
   ]);
   // Common Instance Reference
   putSequence(ds, 'ReferencedSeriesSequence', referencedSeries(input, sources));
