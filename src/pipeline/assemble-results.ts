@@ -1,3 +1,4 @@
+import { resultKindOf } from '../dicom/sop-classes.ts';
 import { RESEARCH_USE_LABEL } from '../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Volume } from '../dicom/volume.ts';
@@ -138,18 +139,15 @@ export function toFhirResultInput(
   results: AssembledResults,
   input: { jobKey: string; imagingStudyId: string; subjectReference?: string; model: AiResultInput['model']; recordedAt: string; wadoBaseUrl?: string },
 ): AiResultInput {
-  const kinds: Record<string, 'SEG' | 'SC' | 'SR'> = {
-    '1.2.840.10008.5.1.4.1.1.66.4': 'SEG', '1.2.840.10008.5.1.4.1.1.88.22': 'SR', '1.2.840.10008.5.1.4.1.1.88.33': 'SR',
-  };
-  const dicomObjects = results.dicomObjects.map((o) => ({ kind: kinds[o.sopClassUid] ?? 'SC', sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid }));
+  const dicomObjects = results.dicomObjects.map((o) => ({ kind: resultKindOf(o.sopClassUid), sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid }));
   const keyImages = results.dicomObjects
-    .filter((o) => kinds[o.sopClassUid] !== 'SR')
+    .filter((o) => resultKindOf(o.sopClassUid) !== 'SR')
     .slice(0, 2)
     .map((o) => ({
       key: o.role,
       sopInstanceUid: o.sopInstanceUid,
       contentType: 'application/dicom',
-      title: kinds[o.sopClassUid] === 'SEG' ? 'AI segmentation (DICOM SEG)' : 'AI-generated image (DICOM SC)',
+      title: resultKindOf(o.sopClassUid) === 'SEG' ? 'AI segmentation (DICOM SEG)' : 'AI-generated image (DICOM SC)',
       ...(input.wadoBaseUrl ? { url: `${input.wadoBaseUrl}/studies/${o.studyInstanceUid}/series/${o.seriesInstanceUid}/instances/${o.sopInstanceUid}` } : {}),
     }));
   return {

@@ -3,6 +3,7 @@
 // Source Image Sequence to the input, labelled AI-generated and research use everywhere a viewer shows.
 import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
 import { TAG, Tag } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -15,10 +16,10 @@ import type { SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
-export const SECONDARY_CAPTURE_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.7';
-export const MULTIFRAME_GRAYSCALE_BYTE_SC = '1.2.840.10008.5.1.4.1.1.7.2';
-export const MULTIFRAME_GRAYSCALE_WORD_SC = '1.2.840.10008.5.1.4.1.1.7.3';
-export const MULTIFRAME_TRUE_COLOR_SC = '1.2.840.10008.5.1.4.1.1.7.4';
+export const SECONDARY_CAPTURE_IMAGE_STORAGE = SOP_CLASS.SecondaryCaptureImageStorage;
+export const MULTIFRAME_GRAYSCALE_BYTE_SC = SOP_CLASS.MultiFrameGrayscaleByteSecondaryCaptureImageStorage;
+export const MULTIFRAME_GRAYSCALE_WORD_SC = SOP_CLASS.MultiFrameGrayscaleWordSecondaryCaptureImageStorage;
+export const MULTIFRAME_TRUE_COLOR_SC = SOP_CLASS.MultiFrameTrueColorSecondaryCaptureImageStorage;
 
 export interface GeneratedImage {
   rows: number;

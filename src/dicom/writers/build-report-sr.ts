@@ -3,6 +3,7 @@
 // a research-use notice, and image references to the source.
 import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, item, put, putSequence } from './dataset-elements.ts';
@@ -14,7 +15,7 @@ import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
-export const ENHANCED_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.22';
+export const ENHANCED_SR_STORAGE = SOP_CLASS.EnhancedSRStorage;
 
 const DIAGNOSTIC_IMAGING_REPORT: CodedConcept = { value: '18748-4', scheme: 'LN', meaning: 'Diagnostic imaging report' };
 const OBSERVER_TYPE: CodedConcept = { value: '121005', scheme: 'DCM', meaning: 'Observer Type' };

@@ -3,6 +3,7 @@
 // FRACTIONAL, throw on a single slice and put the slice spacing where the thickness belongs.
 import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
 import { TAG } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
@@ -17,7 +18,7 @@ import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes, sequenceItems } from './validate-dataset.ts';
 
-export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+export const SEGMENTATION_STORAGE = SOP_CLASS.SegmentationStorage;
 
 /** CID 7162 "Artificial Intelligence", the usual algorithm family for model output. */
 export const ARTIFICIAL_INTELLIGENCE_FAMILY: CodedConcept = { value: '123110', scheme: 'DCM', meaning: 'Artificial Intelligence' };
