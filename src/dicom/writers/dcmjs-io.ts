@@ -13,6 +13,7 @@ interface DcmjsData {
   DicomDict: new (meta: DicomJsonDataset) => { dict: DicomJsonDataset; write(options?: object): ArrayBuffer };
   DicomMessage: { readFile(buffer: ArrayBuffer, options?: object): { meta: DicomJsonDataset; dict: DicomJsonDataset } };
   DicomMetaDictionary: { nameMap: Record<string, DcmjsDictionaryEntry | undefined> };
+  Colors: { rgb2DICOMLAB(rgb: readonly number[]): number[] };
 }
 
 // dcmjs ships no type declarations; load its CommonJS build and type the few parts used here.
@@ -25,6 +26,11 @@ export function lookupKeyword(keyword: string): { tag: string; vr: string } | un
   const entry = dcmjs.data.DicomMetaDictionary.nameMap[keyword];
   if (!entry) return undefined;
   return { tag: entry.tag.replace(/[(),]/g, '').toUpperCase(), vr: entry.vr };
+}
+
+/** sRGB (each 0..1) to DICOM-scaled CIELab (0..65535 each, unrounded), by dcmjs's color helpers. */
+export function rgbToDicomLabScaled(rgb: readonly [number, number, number]): number[] {
+  return dcmjs.data.Colors.rgb2DICOMLAB(rgb);
 }
 
 /** Serializes meta + dataset as a Part 10 file in explicit VR little endian (dcmjs sorts tags). */
