@@ -62,7 +62,7 @@ export const DEFAULT_MODEL_DIR = fileURLToPath(new URL('../models/tiny', import.
 /** Composition root: the only place that creates clients and connects the stages. */
 export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = process.env, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = loadConfig(env);
-  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const redis = createRedisConnection(config.REDIS_URL);
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;

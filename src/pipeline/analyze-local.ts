@@ -8,7 +8,7 @@ import { analyzeSeries } from './analyze-series.ts';
 import { assembleResults, toFhirResultInput, type AnalyzedSeries } from './assemble-results.ts';
 import { localOutputPaths, renderKeyImagePng, renderReportHtml, writeLocalOutputs } from './local-output/index.ts';
 import { sliceToDisplayGrey } from './model-input-image.ts';
-import { readLocalStudies } from './read-local-study.ts';
+import { describeFolderCounts, readLocalStudies } from './read-local-study.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './result-algorithm.ts';
 import type { TaskProfiles } from './task-profiles/index.ts';
 import { NoImageSeriesError } from '../shared/errors.ts';
@@ -42,7 +42,7 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
   const progress = options.onProgress ?? (() => undefined);
   progress('read', 0);
   const read = readLocalStudies(options.inputDir, options.codecs);
-  if (read.studies.length === 0) throw new NoImageSeriesError();
+  if (read.studies.length === 0) throw new NoImageSeriesError({ detail: describeFolderCounts(read) });
   progress('read', 1);
 
   const model = options.engine.modelInfo();

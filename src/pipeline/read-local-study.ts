@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
@@ -15,6 +15,8 @@ export interface LocalStudy {
 
 export interface LocalReadReport {
   studies: LocalStudy[];
+  /** Files found in the folder and its subfolders. */
+  files: number;
   /** Files that are not DICOM Part 10 (READMEs and the like). */
   skippedFiles: number;
   /** Instances in a transfer syntax with no local decoder (no server here to transcode them). */
@@ -26,7 +28,8 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
   const bySeries = new Map<string, { instances: DecodedInstance[]; metadata: DicomJsonDataset[] }>();
   let skippedFiles = 0;
   let undecodable = 0;
-  for (const path of listFiles(dir)) {
+  const paths = listFiles(dir);
+  for (const path of paths) {
     const bytes = new Uint8Array(readFileSync(path));
     if (!isPart10(bytes)) {
       skippedFiles += 1;
@@ -61,7 +64,30 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
     });
     studies.set(volume.studyInstanceUid, study);
   }
-  return { studies: [...studies.values()], skippedFiles, undecodable };
+  return { studies: [...studies.values()], files: paths.length, skippedFiles, undecodable };
+}
+
+/** How many files a folder holds and how many of them are DICOM Part 10 (from the first 132 bytes only). */
+export function scanLocalFolder(dir: string): { files: number; part10: number } {
+  const paths = listFiles(dir);
+  const preamble = new Uint8Array(133);
+  let part10 = 0;
+  for (const path of paths) {
+    const fd = openSync(path, 'r');
+    try {
+      if (isPart10(preamble.subarray(0, readSync(fd, preamble, 0, preamble.length, 0)))) part10 += 1;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return { files: paths.length, part10 };
+}
+
+/** The counts that explain an empty result, e.g. "3 files found, 3 skipped as not DICOM". */
+export function describeFolderCounts(counts: { files: number; skippedFiles: number; undecodable?: number }): string {
+  const parts = [`${counts.files} files found`, `${counts.skippedFiles} skipped as not DICOM`];
+  if (counts.undecodable) parts.push(`${counts.undecodable} skipped with no local decoder`);
+  return parts.join(', ');
 }
 
 function listFiles(dir: string): string[] {

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +22,13 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
     const e = error as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
+}
+
+/** Runs the CLI on a pseudo-terminal (util-linux `script`) and returns what the terminal showed. */
+async function cliOnTerminal(args: string[], env: Record<string, string>): Promise<string> {
+  const command = [...CLI, ...args].map((a) => `'${a}'`).join(' ');
+  const { stdout } = await run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env }, timeout: 240_000 });
+  return stdout;
 }
 
 describe('command line', () => {
@@ -57,6 +64,59 @@ describe('command line', () => {
       const png = PNG.sync.read(readFileSync(join(out, 'images', image)));
       expect(png.width).toBeGreaterThan(0);
     }
+  });
+
+  it('analyze names a missing input folder, without a stack trace, before loading the model', async () => {
+    const result = await cli(['analyze', '--dir', join(work, 'no-such-folder'), '--out', join(work, 'out-missing')], { LOG_LEVEL: 'debug' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`the input folder ${join(work, 'no-such-folder')} does not exist`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr).not.toContain('model sessions ready');
+  });
+
+  it('analyze finds an output folder it cannot write before the model runs, and names it', async () => {
+    const input = join(work, 'one-dx');
+    mkdirSync(input);
+    cpSync('samples/sample-study/dx-01.dcm', join(input, 'dx-01.dcm'));
+    writeFileSync(join(work, 'a-file'), 'not a folder');
+    const out = join(work, 'a-file', 'out');
+    const result = await cli(['analyze', '--dir', input, '--out', out], { LOG_LEVEL: 'debug' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`the output folder ${out} cannot be written (ENOTDIR)`);
+    expect(result.stderr).not.toContain('model sessions ready');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('analyze says NO_IMAGE_SERIES with the files found and skipped, for an empty and for a non-DICOM folder', async () => {
+    const empty = join(work, 'empty');
+    mkdirSync(empty);
+    const emptyRun = await cli(['analyze', '--dir', empty, '--out', join(work, 'out-empty')], { LOG_LEVEL: 'debug' });
+    expect(emptyRun.code).toBe(1);
+    expect(emptyRun.stderr).toContain(`no image series to analyze in ${empty}: 0 files found, 0 skipped as not DICOM (NO_IMAGE_SERIES)`);
+
+    const text = join(work, 'text-only');
+    mkdirSync(join(text, 'notes'), { recursive: true });
+    writeFileSync(join(text, 'readme.txt'), 'hello');
+    writeFileSync(join(text, 'notes', 'scan.jpg'), Buffer.alloc(400, 7));
+    const textRun = await cli(['analyze', '--dir', text, '--out', join(work, 'out-text')], { LOG_LEVEL: 'debug' });
+    expect(textRun.code).toBe(1);
+    expect(textRun.stderr).toContain('2 files found, 2 skipped as not DICOM (NO_IMAGE_SERIES)');
+    expect(textRun.stderr).not.toContain('model sessions ready');
+  });
+
+  it('prints human-readable log lines on a terminal, JSON when asked or when not on a terminal', async () => {
+    const input = join(work, 'tty-dx');
+    mkdirSync(input);
+    cpSync('samples/sample-study/dx-01.dcm', join(input, 'dx-01.dcm'));
+    const args = ['analyze', '--dir', input, '--out', join(work, 'out-tty')];
+    const onTty = await cliOnTerminal(args, { LOG_LEVEL: 'debug' });
+    expect(onTty).toMatch(/INFO.*model sessions ready/);
+    expect(onTty).not.toMatch(/\{"level"/);
+    const jsonOnTty = await cliOnTerminal(args, { LOG_LEVEL: 'debug', LOG_FORMAT: 'json' });
+    expect(jsonOnTty).toMatch(/\{"level":30,.*"msg":"model sessions ready"/);
+    const piped = await cli(args, { LOG_LEVEL: 'debug' });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stderr).toMatch(/\{"level":30,.*"msg":"model sessions ready"/);
   });
 
   it('models check verifies the bundle, names the provider, and names a corrupted file', async () => {
