@@ -3,6 +3,8 @@
 // digits); `TAG` the same tags as numbers (group << 16 | element) for the Part 10 reader.
 
 export const Tag = {
+  MediaStorageSOPClassUID: '00020002',
+  MediaStorageSOPInstanceUID: '00020003',
   TransferSyntaxUID: '00020010',
   SpecificCharacterSet: '00080005',
   SOPClassUID: '00080016',

@@ -1,6 +1,9 @@
 // A small DICOM Part 10 reader: enough of PS3.5 to find the attributes the pipeline needs and the pixel data,
 // in implicit or explicit VR, little or big endian, deflated or not. Values are read lazily by typed getters;
 // element values are views into the caller's bytes (no copies). Unknown elements are skipped by length.
+// The one Part 10 reader of the hot path (meta headers too): over the 64-slice 512x512 CT fixture, median of 21
+// rounds, dicom-parser 1.8.21 took 1.44x and dcmjs 490x as long (dcmjs copies the pixel data); dcmjs stays
+// the writers' codec and reads the local mode's source metadata as DICOM JSON.
 import { TextDecoder } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
 import { DicomParseError } from '../../shared/errors.ts';
@@ -121,6 +124,22 @@ export interface Part10 {
   transferSyntaxUid: string;
   meta: DicomDataset;
   dataset: DicomDataset;
+}
+
+/**
+ * The File Meta Information (group 0002) alone, without parsing the dataset; undefined when the bytes
+ * do not start like a Part 10 file. A truncated header gives the elements read before the cut.
+ */
+export function readFileMeta(input: Uint8Array): DicomDataset | undefined {
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (!(bytes.length >= 136 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d)) return undefined;
+  const elements = new Map<number, DicomElement>();
+  try {
+    parseElements(bytes, 132, bytes.length, { littleEndian: true, implicit: false, text: { decoder: decoderFor(undefined) } }, elements, (tag) => tag >>> 16 !== 0x0002);
+  } catch {
+    // keep the elements before the cut
+  }
+  return new DicomDataset(elements);
 }
 
 /** Parses a Part 10 file (preamble, DICM, group 2) or, failing the preamble, a bare explicit-LE dataset. */
