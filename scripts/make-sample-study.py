@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Builds the committed demo study test/fixtures/sample-study/ from pydicom's own test files.
+"""Builds the committed demo study samples/sample-study/ from pydicom's own test files.
 
 One study (patient DEMO^SAMPLE, id DEMO-0001) with three series:
   ct-01..05.dcm  CT, chest: CT_small.dcm as the middle slice plus four neighbours derived from it
@@ -196,7 +196,7 @@ def make_dx(out_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default_out = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'sample-study')
+    default_out = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'samples', 'sample-study')
     parser.add_argument('--out', default=default_out)
     out_dir = os.path.abspath(parser.parse_args().out)
     os.makedirs(out_dir, exist_ok=True)

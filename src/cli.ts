@@ -1,3 +1,4 @@
+import { RESEARCH_USE_STATEMENT } from './shared/research-use-notice.ts';
 import { startService, type ServiceMode } from './main.ts';
 import { errorLine } from './cli/error-line.ts';
 
@@ -8,14 +9,14 @@ Commands:
   api                   HTTP API only
   worker                queue workers only
   analyze --dir DIR --out DIR [--model DIR]
-                        analyse a folder of DICOM files locally, no servers needed
+                        analyze a folder of DICOM files locally, no servers needed
   analyze --study UID --dicomweb URL [--fhir URL]
-                        enqueue nothing: analyse one study from a DICOMweb server now
+                        enqueue nothing: analyze one study from a DICOMweb server now
   models check [DIR]    verify a model bundle (checksums, graph I/O, execution providers)
   demo                  run the local analysis on the bundled sample with the tiny model
 
 Configuration comes from environment variables (README.md, "Configuration").
-UniMedVL is for research use only, not for clinical decisions.`;
+UniMedVL results: ${RESEARCH_USE_STATEMENT}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

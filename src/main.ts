@@ -21,7 +21,8 @@ import type { ReadinessCheck } from './http/app-deps.ts';
 import { createHttpServer } from './http/http-server.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
 import { createEnginePool, type EngineLimits } from './model/index.ts';
-import { createAnalyzeProcessor, type ResultStage } from './pipeline/analyze-study.ts';
+import { createAnalyzeProcessor } from './pipeline/analyze-study.ts';
+import type { ResultStage } from './pipeline/result-stage-contract.ts';
 import { createPublishProcessor } from './pipeline/publish-run.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './pipeline/result-algorithm.ts';
 import { createResultStage } from './pipeline/result-stage.ts';
@@ -69,7 +70,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const config = loadConfig(env);
   // Before any connection opens: an HTTP surface left open by omission stops start-up.
   if (mode !== 'worker') assertAuthenticationChosen(config);
-  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL });
+  const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   // Before any connection is opened: an unreadable DICOMWEB_CA_FILE stops start-up cleanly.
   const openDicomweb = dicomwebServers(config, logger);
   const redis = createRedisConnection(config.REDIS_URL);

@@ -96,7 +96,7 @@ export const PROFILE_SOURCES: ProfileSource[] = [
       { id: 'Device.version', min: 1 },
       {
         id: 'Device.note', min: 1,
-        constraint: [{ key: 'ai-dev-1', severity: 'error', human: 'A note says research use only', expression: "%resource.note.where(text.contains('Research use only')).exists()" }],
+        constraint: [{ key: 'ai-dev-1', severity: 'error', human: 'A note says research use only', expression: "%resource.note.where(text.lower().contains('research use only')).exists()" }],
       },
     ],
   },

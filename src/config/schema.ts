@@ -35,6 +35,8 @@ export const configSchema = z.object({
   PORT: int(0, 65535, 8080),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // auto: human-readable lines on a terminal, JSON lines otherwise (log collectors); json / pretty force one.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'),
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('unimedvl'),
   DICOMWEB_URL: optionalUrl,

@@ -4,10 +4,9 @@ import type { WithId } from '@medplum/core';
 import type { Endpoint, ImagingStudy, Reference } from '@medplum/fhirtypes';
 import { ImagingStudyInvalidError, ImagingStudyNotFoundError } from '../shared/errors.ts';
 import { isDicomUid } from '../shared/uids.ts';
-import { DICOM_UID_SYSTEM } from './builders/result-identity.ts';
+import { DICOM_UID_SYSTEM, dicomUidValue, findDicomUid } from '../shared/study-uid-identifier.ts';
 import { isBelowBase, type FhirClient } from './fhir-client.ts';
 
-export { DICOM_UID_SYSTEM };
 const WADO_RS = 'dicom-wado-rs';
 const UNUSABLE_ENDPOINT_STATUS = new Set(['off', 'entered-in-error', 'error']);
 
@@ -53,18 +52,13 @@ export async function locateImagingStudy(client: FhirClient, imagingStudy: WithI
 
 /** The Study Instance UID from `identifier` (system urn:dicom:uid; value `urn:oid:<uid>` or a bare uid). */
 export function getStudyInstanceUid(imagingStudy: ImagingStudy): string | undefined {
-  for (const identifier of imagingStudy.identifier ?? []) {
-    if (identifier.system !== DICOM_UID_SYSTEM || !identifier.value) continue;
-    const uid = identifier.value.startsWith('urn:oid:') ? identifier.value.slice('urn:oid:'.length) : identifier.value;
-    if (isDicomUid(uid)) return uid;
-  }
-  return undefined;
+  return findDicomUid(imagingStudy.identifier);
 }
 
 /** Finds the ImagingStudy carrying this Study Instance UID (either identifier spelling); undefined if none. */
 export async function findImagingStudyByUid(client: FhirClient, studyInstanceUid: string): Promise<WithId<ImagingStudy> | undefined> {
   const found = await client.search<ImagingStudy>('ImagingStudy', {
-    identifier: `${DICOM_UID_SYSTEM}|urn:oid:${studyInstanceUid},${DICOM_UID_SYSTEM}|${studyInstanceUid}`,
+    identifier: `${DICOM_UID_SYSTEM}|${dicomUidValue(studyInstanceUid)},${DICOM_UID_SYSTEM}|${studyInstanceUid}`,
   });
   return found.find((study) => getStudyInstanceUid(study) === studyInstanceUid);
 }

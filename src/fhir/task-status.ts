@@ -1,5 +1,7 @@
 // One FHIR Task per job, keyed by the job key, so the hospital sees the AI analysis of a study as it runs.
 // Created with a conditional create and changed by id, so retries and duplicates never make a second Task.
+import { ERROR_CODE_SYSTEM } from './outcome.ts';
+import { RESEARCH_USE_LABEL, RESEARCH_USE_STATEMENT } from '../shared/research-use-notice.ts';
 import type { WithId } from '@medplum/core';
 import type { Task } from '@medplum/fhirtypes';
 import type { FhirClient } from './fhir-client.ts';
@@ -9,11 +11,10 @@ import { PROFILE_URLS } from './profile-urls.ts';
 export const JOB_IDENTIFIER_SYSTEM = 'urn:unimedvl-plugin:job';
 export const TASK_CODE_SYSTEM = 'urn:unimedvl-plugin:task';
 export const TASK_CODE = 'ai-image-analysis';
-export const ERROR_CODE_SYSTEM = 'urn:unimedvl-plugin:error-code';
 
 export interface TaskContext {
   jobKey: string;
-  /** Logical id of the ImagingStudy the job analyses. */
+  /** Logical id of the ImagingStudy the job analyzes. */
   imagingStudyId: string;
   /** `Patient/<id>` (the study's subject), when known. */
   patientReference?: string;
@@ -27,9 +28,9 @@ export const BUSINESS_STATUS_SYSTEM = 'urn:unimedvl-plugin:business-status';
 export type WaitingFor = 'pacs' | 'fhir';
 
 /**
- * - in-progress: analysing, or waiting for the PACS / FHIR server while retries go on (never a false failed);
+ * - in-progress: analyzing, or waiting for the PACS / FHIR server while retries go on (never a false failed);
  * - completed: with the report, or with a note (no task profile for some modalities);
- * - rejected: nothing this service can analyse (no image series), with the reason;
+ * - rejected: nothing this service can analyze (no image series), with the reason;
  * - on-hold: retries stopped at the end of their window; an operator replay (or reconciliation) resumes;
  * - failed: a permanent fault, with its code.
  */
@@ -61,10 +62,10 @@ export function buildTask(context: TaskContext, update: TaskUpdate, existing?: T
     status: update.status,
     intent: 'order',
     code: {
-      coding: [{ system: TASK_CODE_SYSTEM, code: TASK_CODE, display: 'AI image analysis (research use only)' }],
-      text: 'AI image analysis (research use only)',
+      coding: [{ system: TASK_CODE_SYSTEM, code: TASK_CODE, display: `AI image analysis (${RESEARCH_USE_LABEL})` }],
+      text: `AI image analysis (${RESEARCH_USE_LABEL})`,
     },
-    description: 'UniMedVL AI analysis of an imaging study. Research use only: not for clinical decisions.',
+    description: `UniMedVL analysis of an imaging study: ${RESEARCH_USE_STATEMENT}`,
     focus: { reference: `ImagingStudy/${context.imagingStudyId}` },
     ...(context.patientReference ? { for: { reference: context.patientReference } } : {}),
     authoredOn: existing?.authoredOn ?? now,
@@ -109,7 +110,7 @@ function businessStatusOf(update: TaskUpdate): (Coded & { system: string }) | un
     case 'in-progress':
       if (update.waitingFor === 'pacs') return business('waiting-for-pacs', 'Waiting for PACS: retrying');
       if (update.waitingFor === 'fhir') return business('waiting-for-fhir', 'Waiting for FHIR server: retrying');
-      return business('analysing', 'Analysing');
+      return business('analyzing', 'Analyzing');
     case 'completed':
       if (!update.noProfileModalities?.length) return undefined;
       return business('no-task-profile', `No task profile for modalities: ${update.noProfileModalities.join(', ')}`);

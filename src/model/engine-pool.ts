@@ -21,7 +21,7 @@ import { loadTokenizer } from './tokenizer.ts';
 import type {
   Engine, ExecutionProviderSetting, GenerateRequest, GenerateResult, ModelInfo, RgbImage, StepEvent, TokenEvent, UnderstandRequest, UnderstandResult,
 } from './types.ts';
-import type { CrashMode, FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 
 export interface EnginePoolOptions {
   modelDir: string;
@@ -33,22 +33,19 @@ export interface EnginePoolOptions {
   verifyHashes?: boolean;
   /** CPU threads per session in each worker */
   intraOpNumThreads?: number;
-  /** enables crashWorkerForTest (tests only) */
-  testHooks?: boolean;
+  /** The worker's entry module (default: inference-worker beside this file); tests wrap it to make workers die. */
+  workerScript?: URL;
 }
 
 export interface EnginePool extends Engine {
   readonly size: number;
   /** thread ids of the live workers (changes when one is replaced) */
   workerThreadIds(): number[];
-  /** Makes a worker die outside any request ('throw': uncaught exception; 'exit': process.exit). Tests only. */
-  crashWorkerForTest(mode: CrashMode): Promise<void>;
 }
 
 type JobKind =
   | { type: 'understand'; request: UnderstandRequest }
-  | { type: 'generate'; request: GenerateRequest }
-  | { type: 'crash'; mode: CrashMode };
+  | { type: 'generate'; request: GenerateRequest };
 
 interface Job {
   id: number;
@@ -66,9 +63,9 @@ interface Slot {
   closing: boolean;
 }
 
-function workerEntry(): { url: URL; execArgv: string[] } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const url = new URL(fromSource ? './inference-worker.ts' : './inference-worker.js', import.meta.url);
+function workerEntry(script: URL | undefined): { url: URL; execArgv: string[] } {
+  const url = script ?? new URL(import.meta.url.endsWith('.ts') ? './inference-worker.ts' : './inference-worker.js', import.meta.url);
+  const fromSource = url.pathname.endsWith('.ts');
   if (!fromSource) return { url, execArgv: [] };
   // running TypeScript source (tsx, vitest): the worker needs the tsx loader too
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
@@ -87,7 +84,7 @@ export async function createEnginePool(options: EnginePoolOptions): Promise<Engi
   // verify the bundle once here; workers then check sizes only
   const bundle = await loadBundle(options.modelDir, { verifyHashes: options.verifyHashes });
   const tokenizer = await loadTokenizer(options.modelDir, bundle.manifest);
-  const entry = workerEntry();
+  const entry = workerEntry(options.workerScript);
   const slots: Slot[] = [];
   const queue: Job[] = [];
   let nextId = 1;
@@ -98,7 +95,7 @@ export async function createEnginePool(options: EnginePoolOptions): Promise<Engi
   const startWorker = (): Promise<Slot> => new Promise((resolve, reject) => {
     const init: WorkerInit = {
       modelDir: options.modelDir, provider, limits, verifyHashes: false,
-      intraOpNumThreads: options.intraOpNumThreads, testHooks: options.testHooks === true,
+      intraOpNumThreads: options.intraOpNumThreads,
     };
     const worker = new Worker(entry.url, { workerData: init, execArgv: entry.execArgv });
     const slot: Slot = { worker, ready: false, job: null, closing: false };
@@ -210,15 +207,13 @@ export async function createEnginePool(options: EnginePoolOptions): Promise<Engi
           type: 'understand', id: job.id, cancelFlag: job.cancelFlag, streamTokens: onToken !== undefined,
           request: { ...rest, images: images?.map((im) => copyImage(im, transfer)) },
         };
-      } else if (job.kind.type === 'generate') {
+      } else {
         const { onStep, signal, images, ...rest } = job.kind.request;
         void signal;
         message = {
           type: 'generate', id: job.id, cancelFlag: job.cancelFlag, streamSteps: onStep !== undefined,
           request: { ...rest, images: images?.map((im) => copyImage(im, transfer)) },
         };
-      } else {
-        message = { type: 'crash', id: job.id, mode: job.kind.mode };
       }
       slot.worker.postMessage(message, transfer);
     }
@@ -292,10 +287,6 @@ export async function createEnginePool(options: EnginePoolOptions): Promise<Engi
       return submit<GenerateResult>({ type: 'generate', request }, request.signal);
     },
     modelInfo: () => resolvedInfo,
-    crashWorkerForTest: async (mode: CrashMode) => {
-      if (options.testHooks !== true) throw new Error('test hooks are disabled');
-      await submit<void>({ type: 'crash', mode }, undefined);
-    },
     close: async () => {
       if (closed) return;
       closed = true;

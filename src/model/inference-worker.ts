@@ -66,17 +66,6 @@ async function handle(message: ToWorker): Promise<void> {
     case 'cancel':
       // the shared flag already carries the cancellation; nothing else to do between steps
       return;
-    case 'crash':
-      if (!init.testHooks) {
-        send({ type: 'failed', id: message.id, error: { name: 'RequestInvalidError', code: 'REQUEST_INVALID', detail: 'test hooks disabled' } });
-        return;
-      }
-      if (message.mode === 'exit') process.exit(3);
-      // an exception outside any request handler: the worker dies with an 'error' event
-      setImmediate(() => {
-        throw new Error('test hook: worker crash');
-      });
-      return;
   }
 }
 

@@ -2,6 +2,7 @@
  * The bundle manifest (manifest.json written by models/export/export.py): parsed and checked once,
  * converted to the camel-cased settings the host loops use.
  */
+import { RESEARCH_USE_NOTICE } from '../shared/research-use-notice.ts';
 import { z } from 'zod';
 import { ModelBundleInvalidError } from '../shared/errors.ts';
 import type { GuidanceSettings, RenormMode } from './types.ts';
@@ -46,7 +47,7 @@ const manifestSchema = z.object({
   version: z.string(),
   format_version: z.number().int(),
   architecture: z.string().default('unimedvl'),
-  license: z.object({ intended_use: z.string().default('Research use only.') }).passthrough().optional(),
+  license: z.object({ intended_use: z.string().default(RESEARCH_USE_NOTICE) }).passthrough().optional(),
   dtype: z.string(),
   dtypes: z.object({ kv_cache: z.enum(['float32', 'float16']) }).passthrough(),
   model: z.object({
@@ -155,7 +156,7 @@ export function parseManifest(text: string): ModelManifest {
     formatVersion: m.format_version,
     dtype: m.dtype,
     architecture: m.architecture,
-    intendedUse: m.license?.intended_use ?? 'Research use only.',
+    intendedUse: m.license?.intended_use ?? RESEARCH_USE_NOTICE,
     kvDtype: m.dtypes.kv_cache,
     hiddenSize: m.model.hidden_size,
     numLayers: m.model.num_layers,

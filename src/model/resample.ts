@@ -2,7 +2,7 @@
  * Bicubic resampling with antialias, bit-compatible with Pillow's ImagingResample for 8-bit RGB
  * images (the resize the reference preprocessing uses). Pillow's algorithm: separable, horizontal
  * pass first (only over the source rows the vertical pass needs), filter support widened by the
- * downscale factor, cubic kernel with a = -0.5, coefficients normalised then converted to 22-bit
+ * downscale factor, cubic kernel with a = -0.5, coefficients normalized then converted to 22-bit
  * fixed point, and each pass rounds and clips back to uint8.
  */
 import type { RgbImage } from './types.ts';

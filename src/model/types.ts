@@ -1,4 +1,5 @@
 /** Public types of the UniMedVL engine (in-thread engine and worker pool share them). */
+import type { ModelManifest } from './manifest.ts';
 
 /** 8-bit RGB, interleaved, row-major: data.length === width * height * 3. */
 export interface RgbImage {
@@ -102,15 +103,10 @@ export interface GenerateResult {
   timings: GenerateTimings;
 }
 
-export interface ModelInfo {
-  name: string;
-  version: string;
-  formatVersion: number;
-  dtype: string;
-  architecture: string;
-  intendedUse: string;
+/** The manifest's identity and the execution provider the sessions run on. */
+export type ModelInfo = Pick<ModelManifest, 'name' | 'version' | 'formatVersion' | 'dtype' | 'architecture' | 'intendedUse'> & {
   provider: 'cuda' | 'cpu';
-}
+};
 
 export interface Engine {
   understand(request: UnderstandRequest): Promise<UnderstandResult>;

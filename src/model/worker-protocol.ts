@@ -8,21 +8,16 @@ export interface WorkerInit {
   limits: EngineLimits;
   verifyHashes: boolean;
   intraOpNumThreads?: number;
-  /** enables the `crash` request (tests only) */
-  testHooks: boolean;
 }
 
 /** Request payloads without callbacks and signals (those stay on the main thread). */
 export type UnderstandPayload = Omit<UnderstandRequest, 'onToken' | 'signal'>;
 export type GeneratePayload = Omit<GenerateRequest, 'onStep' | 'signal'>;
 
-export type CrashMode = 'throw' | 'exit';
-
 export type ToWorker =
   | { type: 'understand'; id: number; cancelFlag: SharedArrayBuffer; request: UnderstandPayload; streamTokens: boolean }
   | { type: 'generate'; id: number; cancelFlag: SharedArrayBuffer; request: GeneratePayload; streamSteps: boolean }
   | { type: 'cancel'; id: number }
-  | { type: 'crash'; id: number; mode: CrashMode }
   | { type: 'close' };
 
 export interface SerializedError {

@@ -4,11 +4,11 @@ import type { Codecs } from '../dicom/pixels/index.ts';
 import type { Engine } from '../model/types.ts';
 import { deriveJobKey, hashStudyUid } from '../shared/uids.ts';
 import { ANALYSIS_TASK } from './analyze-study.ts';
-import { analyseSeries } from './analyse-series.ts';
-import { assembleResults, toFhirResultInput, type AnalysedSeries } from './assemble-results.ts';
+import { analyzeSeries } from './analyze-series.ts';
+import { assembleResults, toFhirResultInput, type AnalyzedSeries } from './assemble-results.ts';
 import { localOutputPaths, renderKeyImagePng, renderReportHtml, writeLocalOutputs } from './local-output/index.ts';
 import { sliceToDisplayGrey } from './model-input-image.ts';
-import { readLocalStudies } from './read-local-study.ts';
+import { describeFolderCounts, readLocalStudies } from './read-local-study.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './result-algorithm.ts';
 import type { TaskProfiles } from './task-profiles/index.ts';
 import { NoImageSeriesError } from '../shared/errors.ts';
@@ -44,7 +44,7 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
   const progress = options.onProgress ?? (() => undefined);
   progress('read', 0);
   const read = readLocalStudies(options.inputDir, options.codecs);
-  if (read.studies.length === 0) throw new NoImageSeriesError();
+  if (read.studies.length === 0) throw new NoImageSeriesError({ detail: describeFolderCounts(read) });
   progress('read', 1);
 
   const model = options.engine.modelInfo();
@@ -54,11 +54,11 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
     const outputDir = read.studies.length === 1 ? options.outputDir : join(options.outputDir, `study-${index + 1}`);
     const jobKey = deriveJobKey(study.studyInstanceUid, ANALYSIS_TASK, `${model.name}@${model.version}`);
     const createdAt = now();
-    const analysed = await analyseSeries(study.series, {
+    const analyzed = await analyzeSeries(study.series, {
       engine: options.engine, profiles: options.profiles, jobKey, onProgress: (f) => progress('model', f),
     });
     progress('write', 0);
-    const results = assembleResults(analysed, { jobKey, createdAt, algorithm });
+    const results = assembleResults(analyzed, { jobKey, createdAt, algorithm });
     const fhirInput = toFhirResultInput(results, {
       jobKey,
       imagingStudyId: `local-${hashStudyUid(study.studyInstanceUid).slice(0, 16)}`,
@@ -69,7 +69,7 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
     options.validator.assertValidBundle(bundle);
 
     const dicomFiles = results.dicomObjects.map((o) => ({ name: `${o.role.replace(/[^A-Za-z0-9._-]/g, '-')}.dcm`, bytes: o.bytes }));
-    const keyImages = renderKeyImages(analysed);
+    const keyImages = renderKeyImages(analyzed);
     const pngs = keyImages.map((k) => ({ name: k.name, bytes: k.png }));
     const files = localOutputPaths({ dicomFiles, pngs });
     const html = renderReportHtml({
@@ -79,8 +79,8 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
       modelVersion: model.version,
       keyImages: keyImages.map((k) => ({ file: `images/${k.name}`, caption: k.caption })),
       studySummary: [
-        { label: 'Series analysed', value: String(analysed.length) },
-        { label: 'Modalities', value: [...new Set(analysed.map((a) => a.volume.modality))].join(', ') || 'none' },
+        { label: 'Series analyzed', value: String(analyzed.length) },
+        { label: 'Modalities', value: [...new Set(analyzed.map((a) => a.volume.modality))].join(', ') || 'none' },
         { label: 'DICOM result objects', value: String(results.dicomObjects.length) },
         { label: 'Execution provider', value: model.provider },
       ],
@@ -89,15 +89,15 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
     });
     writeLocalOutputs(outputDir, { dicomFiles, fhirBundle: bundle, html, pngs });
     progress('write', 1);
-    summary.studies.push({ outputDir, series: analysed.length, dicomObjects: results.dicomObjects.length, files });
+    summary.studies.push({ outputDir, series: analyzed.length, dicomObjects: results.dicomObjects.length, files });
   }
   return summary;
 }
 
 /** One PNG per processed slice of each series (at most three), with every segmentation overlaid in its colour. */
-function renderKeyImages(analysed: readonly AnalysedSeries[]): { name: string; caption: string; png: Buffer }[] {
+function renderKeyImages(analyzed: readonly AnalyzedSeries[]): { name: string; caption: string; png: Buffer }[] {
   const images: { name: string; caption: string; png: Buffer }[] = [];
-  analysed.forEach((a, seriesIndex) => {
+  analyzed.forEach((a, seriesIndex) => {
     const { volume, outcomes } = a;
     const slices = [...new Set([...outcomes.segmentations, ...outcomes.reports].flatMap((o) => o.sliceIndices))].sort((x, y) => x - y).slice(0, 3);
     for (const k of slices) {

@@ -24,7 +24,6 @@ import { showFailureOnTask } from './run-task.ts';
 import { selectSeries, type SelectedSeries, type SeriesSelectionRule } from './select-series.ts';
 import { createStageTimer } from './stage-timer.ts';
 
-export type { ResultStage, ResultStageInput, AnalysisOutputs } from './result-stage-contract.ts';
 
 export interface AnalyzeStudyDeps {
   logger: Logger;
@@ -52,7 +51,7 @@ export interface AnalyzeStudyDeps {
 
 export const ANALYSIS_TASK = 'study-analysis';
 
-/** A series to analyse, with its metadata (read first, to plan and to fix the input identity). */
+/** A series to analyze, with its metadata (read first, to plan and to fix the input identity). */
 interface PlannedSeries {
   series: SelectedSeries;
   metadata: DicomJsonDataset[];
@@ -60,9 +59,9 @@ interface PlannedSeries {
 }
 
 /**
- * The analyse stage, the only place that knows its step order: resolve (FHIR re-read) -> study lock ->
+ * The analyze stage, the only place that knows its step order: resolve (FHIR re-read) -> study lock ->
  * list and select series (QIDO) -> series metadata and task plan -> input identity (same as a run already
- * analysed: a no-op) -> Task in-progress -> retrieve and decode (WADO-RS) -> model and builders ->
+ * analyzed: a no-op) -> Task in-progress -> retrieve and decode (WADO-RS) -> model and builders ->
  * outputs persisted under the run id -> on to the publish stage. Nothing is sent to the PACS here.
  */
 export function createAnalyzeProcessor(deps: AnalyzeStudyDeps): StageProcessor<StudyJobData> {
@@ -114,7 +113,7 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
       if (fhir && task) {
         await timer.time('fhir-status', () => markTaskRejected(fhir, task, {
           reasonCode: 'NO_IMAGE_SERIES',
-          reasonText: `The study has no image series to analyse (series modalities: ${modalities.join(', ') || 'none'})`,
+          reasonText: `The study has no image series to analyze (series modalities: ${modalities.join(', ') || 'none'})`,
         }));
       }
       await rememberVersion();
@@ -124,14 +123,14 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
     const planned = await timer.time('plan', () => planSeries(selected, study, deps, ctx.signal));
     const noProfileModalities = distinct(planned.filter((p) => !p.hasTasks).map((p) => p.series.modality));
     await ctx.note({ unmatchedModalities: noProfileModalities });
-    const toAnalyse = planned.filter((p) => p.hasTasks);
-    if (toAnalyse.length === 0) {
+    const toAnalyze = planned.filter((p) => p.hasTasks);
+    if (toAnalyze.length === 0) {
       if (fhir && task) await timer.time('fhir-status', () => markTaskCompleted(fhir, task, { noProfileModalities }));
       await rememberVersion();
       return { end: { outcome: 'no-matching-profile' }, timingsMs: timings() };
     }
 
-    const identity = inputIdentity(study.studyInstanceUid, toAnalyse.map((p) => ({
+    const identity = inputIdentity(study.studyInstanceUid, toAnalyze.map((p) => ({
       seriesInstanceUid: p.series.seriesInstanceUid,
       sopInstanceUids: p.metadata.map((m) => firstString(m, Tag.SOPInstanceUID) ?? ''),
     })), deps.results?.analysisVersion ?? deps.modelVersion);
@@ -152,8 +151,8 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
 
     if (fhir && task) await timer.time('fhir-status', () => markTaskInProgress(fhir, task));
     const series: IngestedSeries[] = [];
-    for (const [index, p] of toAnalyse.entries()) {
-      await ctx.progress('retrieve', 10 + Math.round((40 * index) / toAnalyse.length));
+    for (const [index, p] of toAnalyze.entries()) {
+      await ctx.progress('retrieve', 10 + Math.round((40 * index) / toAnalyze.length));
       const client = deps.openDicomweb(study.seriesDicomwebBaseUrls?.[p.series.seriesInstanceUid] ?? study.dicomwebBaseUrl);
       const ingested = await timer.time('retrieve', () =>
         ingestSeries(client, deps.codecs, study.studyInstanceUid, p.series.seriesInstanceUid, ctx.signal, p.metadata));
@@ -230,7 +229,7 @@ async function planSeries(selected: SelectedSeries[], study: ResolvedStudy, deps
 }
 
 /**
- * An earlier run analysed the same input: its results stand when they were published or are being
+ * An earlier run analyzed the same input: its results stand when they were published or are being
  * published; when its publishing failed and its outputs are still kept, publishing them again is enough.
  */
 async function reuseEarlierRun(runId: string, deps: AnalyzeStudyDeps): Promise<boolean> {

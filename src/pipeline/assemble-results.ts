@@ -1,3 +1,5 @@
+import { resultKindOf } from '../dicom/sop-classes.ts';
+import { RESEARCH_USE_LABEL } from '../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Volume } from '../dicom/volume.ts';
 import { buildDerivedImage } from '../dicom/writers/build-derived-image.ts';
@@ -9,7 +11,7 @@ import type { AiResultInput, MeasurementInput } from '../fhir/builders/result-in
 import { hashStudyUid } from '../shared/uids.ts';
 import type { SeriesOutcomes, SegmentationOutcome } from './run-series-tasks.ts';
 
-export interface AnalysedSeries {
+export interface AnalyzedSeries {
   volume: Volume;
   metadata: DicomJsonDataset[];
   outcomes: SeriesOutcomes;
@@ -37,7 +39,7 @@ const MEASUREMENT_SYSTEM = 'urn:unimedvl-plugin:measurement';
  * each object as they build it, so an invalid object fails the job here, before anything is sent.
  * Roles carry a hash of the series, so every object has its own stable UIDs across retries.
  */
-export function assembleResults(series: readonly AnalysedSeries[], context: AssembleContext): AssembledResults {
+export function assembleResults(series: readonly AnalyzedSeries[], context: AssembleContext): AssembledResults {
   const dicomObjects: DicomResultObject[] = [];
   const reportSections: { heading: string; text: string }[] = [];
   const prompts: string[] = [];
@@ -60,7 +62,7 @@ export function assembleResults(series: readonly AnalysedSeries[], context: Asse
           type: outcome.task.structure.type,
           algorithm: { name: context.algorithm.modelName, version: context.algorithm.softwareVersion },
           cieLab: rgbToDicomLab(outcome.task.structure.colour),
-          description: `${outcome.task.id}: AI-generated, research use only`,
+          description: `${outcome.task.id}: AI-generated, ${RESEARCH_USE_LABEL}`,
           masks: outcome.masks,
         })),
       }));
@@ -137,18 +139,15 @@ export function toFhirResultInput(
   results: AssembledResults,
   input: { jobKey: string; imagingStudyId: string; subjectReference?: string; model: AiResultInput['model']; recordedAt: string; wadoBaseUrl?: string },
 ): AiResultInput {
-  const kinds: Record<string, 'SEG' | 'SC' | 'SR'> = {
-    '1.2.840.10008.5.1.4.1.1.66.4': 'SEG', '1.2.840.10008.5.1.4.1.1.88.22': 'SR', '1.2.840.10008.5.1.4.1.1.88.33': 'SR',
-  };
-  const dicomObjects = results.dicomObjects.map((o) => ({ kind: kinds[o.sopClassUid] ?? 'SC', sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid }));
+  const dicomObjects = results.dicomObjects.map((o) => ({ kind: resultKindOf(o.sopClassUid), sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid }));
   const keyImages = results.dicomObjects
-    .filter((o) => kinds[o.sopClassUid] !== 'SR')
+    .filter((o) => resultKindOf(o.sopClassUid) !== 'SR')
     .slice(0, 2)
     .map((o) => ({
       key: o.role,
       sopInstanceUid: o.sopInstanceUid,
       contentType: 'application/dicom',
-      title: kinds[o.sopClassUid] === 'SEG' ? 'AI segmentation (DICOM SEG)' : 'AI-generated image (DICOM SC)',
+      title: resultKindOf(o.sopClassUid) === 'SEG' ? 'AI segmentation (DICOM SEG)' : 'AI-generated image (DICOM SC)',
       ...(input.wadoBaseUrl ? { url: `${input.wadoBaseUrl}/studies/${o.studyInstanceUid}/series/${o.seriesInstanceUid}/instances/${o.sopInstanceUid}` } : {}),
     }));
   return {

@@ -1,6 +1,6 @@
 /**
  * Model text made fit for FHIR strings and DICOM text: control characters other than tab and line
- * breaks removed (FHIR forbids them; a byte-level tokenizer can emit them), line endings normalised,
+ * breaks removed (FHIR forbids them; a byte-level tokenizer can emit them), line endings normalized,
  * outer whitespace trimmed. An empty result is said out loud rather than left blank.
  */
 export function cleanModelText(text: string): string {

@@ -5,7 +5,7 @@ import { decodeInstance, TRANSFER_SYNTAX, type Codecs, type DecodedInstance } fr
 import { assembleTiledImage } from '../dicom/volume/assemble-tiled-image.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import type { Volume } from '../dicom/volume.ts';
-import type { SeriesSummary } from '../queue/job-types.ts';
+import type { SeriesSummary } from '../queue/run-record.ts';
 import { PixelDecodeError, TransferSyntaxUnsupportedError, VolumeAssemblyError } from '../shared/errors.ts';
 import { hashStudyUid } from '../shared/uids.ts';
 import type { PriorImages } from './find-prior-study.ts';
@@ -34,7 +34,7 @@ export async function ingestSeries(
   studyUid: string,
   seriesUid: string,
   signal: AbortSignal,
-  /** The series' WADO-RS metadata when already fetched (the analyse stage reads it first to plan). */
+  /** The series' WADO-RS metadata when already fetched (the analyze stage reads it first to plan). */
   prefetchedMetadata?: DicomJsonDataset[],
   /** Long side the whole-slide level is chosen for (the model's input size by default). */
   pyramidTargetSide = MODEL_INPUT_SIDE,

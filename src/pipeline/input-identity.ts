@@ -6,7 +6,7 @@ export interface IdentitySeries {
 }
 
 /**
- * What a run's results depend on, as one hash: the study, the exact series and instances analysed, and
+ * What a run's results depend on, as one hash: the study, the exact series and instances analyzed, and
  * the analysis version (model version + task profiles). Two runs with the same identity would write the
  * same results, so the second is a no-op. Order-independent: sorted before hashing.
  */

@@ -31,7 +31,7 @@ export interface PublishRunDeps {
  * The publish stage: read the run's persisted outputs, store the DICOM objects (STOW-RS), write the
  * FHIR results (one transaction) and complete the Task. No model: a retry resends the same bytes and
  * the same conditional writes, so it never writes twice. Under the study lock, and only for the newest
- * analysed run of its result identity, so an older draft never replaces a newer one.
+ * analyzed run of its result identity, so an older draft never replaces a newer one.
  */
 export function createPublishProcessor(deps: PublishRunDeps): StageProcessor<PublishJobData> {
   return {
@@ -54,7 +54,7 @@ async function publishRun(ctx: StageContext<PublishJobData>, deps: PublishRunDep
 
   if ((await deps.memory.latestRun(outputs.jobKey)) !== ctx.runId) {
     await deps.outputs.delete(ctx.runId);
-    log.info('a newer run of this study was analysed: this one is not sent');
+    log.info('a newer run of this study was analyzed: this one is not sent');
     return { end: { outcome: 'superseded' }, timingsMs: timer.timings };
   }
 

@@ -1,13 +1,12 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
+import { Tag } from '../dicom/tags.ts';
 import { DicomParseError, InputFileError, TransferSyntaxUnsupportedError } from '../shared/errors.ts';
-import type { SeriesInput } from './analyse-series.ts';
-
-const PIXEL_DATA = '7FE00010';
+import type { SeriesInput } from './analyze-series.ts';
 
 export interface LocalStudy {
   studyInstanceUid: string;
@@ -16,6 +15,8 @@ export interface LocalStudy {
 
 export interface LocalReadReport {
   studies: LocalStudy[];
+  /** Files found in the folder and its subfolders. */
+  files: number;
   /** Files that are not DICOM Part 10 (READMEs and the like). */
   skippedFiles: number;
   /** Instances in a transfer syntax with no local decoder (no server here to transcode them). */
@@ -54,7 +55,7 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
         throw error;
       }
       const { dataset } = readPart10(bytes);
-      delete dataset[PIXEL_DATA];
+      delete dataset[Tag.PixelData];
       const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
       entry.instances.push(instance);
       entry.metadata.push(dataset);
@@ -78,7 +79,31 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
     });
     studies.set(volume.studyInstanceUid, study);
   }
-  return { studies: [...studies.values()], skippedFiles, undecodable, nonImage };
+  return { studies: [...studies.values()], files: files.length, skippedFiles, undecodable, nonImage };
+}
+
+/** How many files a folder holds and how many of them are DICOM Part 10 (from the first 132 bytes only). */
+export function scanLocalFolder(dir: string): { files: number; part10: number } {
+  const paths = listFiles(dir);
+  const preamble = new Uint8Array(133);
+  let part10 = 0;
+  for (const path of paths) {
+    const fd = openSync(path, 'r');
+    try {
+      if (isPart10(preamble.subarray(0, readSync(fd, preamble, 0, preamble.length, 0)))) part10 += 1;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return { files: paths.length, part10 };
+}
+
+/** The counts that explain an empty result, e.g. "3 files found, 3 skipped as not DICOM". */
+export function describeFolderCounts(counts: { files: number; skippedFiles: number; undecodable?: number; nonImage?: number }): string {
+  const parts = [`${counts.files} files found`, `${counts.skippedFiles} skipped as not DICOM`];
+  if (counts.undecodable) parts.push(`${counts.undecodable} skipped with no local decoder`);
+  if (counts.nonImage) parts.push(`${counts.nonImage} without pixel data`);
+  return parts.join(', ');
 }
 
 function listFiles(dir: string): string[] {

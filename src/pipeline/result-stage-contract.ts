@@ -1,4 +1,4 @@
-// What the analyse stage asks of the model-and-builders part (the result stage), and what it gets back.
+// What the analyze stage asks of the model-and-builders part (the result stage), and what it gets back.
 import type { DicomResultObject } from '../dicom/writers/result-common.ts';
 import type { AnswerBundle } from '../fhir/builders/build-answer-bundle.ts';
 import type { AiResultInput } from '../fhir/builders/result-input.ts';
@@ -18,7 +18,7 @@ export interface ResultStageInput {
   requestedAt?: Date;
 }
 
-/** Everything the publish stage sends, built and validated; nothing is sent by the analyse stage. */
+/** Everything the publish stage sends, built and validated; nothing is sent by the analyze stage. */
 export interface AnalysisOutputs {
   dicomObjects: DicomResultObject[];
   /** The FHIR result input (its bundle validated), when a FHIR server and an ImagingStudy are known. */
@@ -55,7 +55,7 @@ export interface QuestionOutputs {
 }
 
 export interface ResultStage {
-  /** Model version and task profiles: part of the input identity (a change analyses again). */
+  /** Model version and task profiles: part of the input identity (a change analyzes again). */
   readonly analysisVersion: string;
   /** The tasks the profiles give a series; none: the series is not retrieved. */
   tasksFor(series: SeriesAttributes): readonly TaskSpec[];

@@ -6,7 +6,7 @@ import { buildAiResultBundle } from '../fhir/builders/build-result-bundle.ts';
 import type { ResourceValidator } from '../fhir/validate-resource.ts';
 import type { Engine } from '../model/types.ts';
 import type { Logger } from '../shared/logger.ts';
-import { analyseSeries } from './analyse-series.ts';
+import { analyzeSeries } from './analyze-series.ts';
 import { cleanModelText } from './clean-model-text.ts';
 import { sliceToModelImage } from './model-input-image.ts';
 import { assembleResults, toFhirResultInput } from './assemble-results.ts';
@@ -39,8 +39,8 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       // Content dates come from the run, not the attempt: a rerun builds byte-identical instances.
       const createdAt = requestedAt ?? now();
       const counted = countEngineCalls(deps.engine);
-      const analysed = await time('model', () =>
-        analyseSeries(
+      const analyzed = await time('model', () =>
+        analyzeSeries(
           series.map((s) => ({
             volume: s.volume,
             metadata: s.metadata,
@@ -51,10 +51,10 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
           { engine: counted.engine, profiles: deps.profiles, jobKey, signal, onProgress: (f) => void reportProgress('model', 50 + Math.round(30 * f)).catch(() => undefined) },
         ),
       );
-      const tasks = analysed.reduce((n, a) => n + a.outcomes.reports.length + a.outcomes.segmentations.length + a.outcomes.translations.length, 0);
-      if (analysed.length === 0) return { dicomObjects: [], tasks, engineCalls: counted.calls() };
+      const tasks = analyzed.reduce((n, a) => n + a.outcomes.reports.length + a.outcomes.segmentations.length + a.outcomes.translations.length, 0);
+      if (analyzed.length === 0) return { dicomObjects: [], tasks, engineCalls: counted.calls() };
 
-      const results = await time('dicom-build', async () => assembleResults(analysed, { jobKey, createdAt, algorithm: deps.algorithm }));
+      const results = await time('dicom-build', async () => assembleResults(analyzed, { jobKey, createdAt, algorithm: deps.algorithm }));
       if (!deps.fhir || !study.imagingStudyId) return { dicomObjects: results.dicomObjects, tasks, engineCalls: counted.calls() };
       const fhirInput = toFhirResultInput(results, {
         jobKey,

@@ -11,7 +11,7 @@ export const OUTPUTS_FORMAT = 1;
 
 export interface RunOutputs {
   jobKey: string;
-  /** Where the DICOM objects go (the study's DICOMweb base, resolved when the run analysed it). */
+  /** Where the DICOM objects go (the study's DICOMweb base, resolved when the run analyzed it). */
   dicomwebBaseUrl: string;
   imagingStudyId?: string;
   patientReference?: string;

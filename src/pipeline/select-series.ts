@@ -1,11 +1,8 @@
 import { firstNumber, firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { isAiSeriesDescription } from '../dicom/writers/result-common.ts';
 
-/** Series that are results or non-image objects: never analysed (our own outputs would loop otherwise). */
+/** Series that are results or non-image objects: never analyzed (our own outputs would loop otherwise). */
 const NON_IMAGE_MODALITIES = new Set(['SEG', 'SR', 'KO', 'PR', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'REG', 'DOC', 'ECG', 'AU']);
-
-/** Marker at the start of a result series description (series written by this service use aiSeriesDescription). */
-export const RESULT_SERIES_MARKER = 'AI-generated';
 
 export interface SeriesSelectionRule {
   modalities: readonly string[];
@@ -28,7 +25,7 @@ export function selectSeries(series: readonly DicomJsonDataset[], rule: SeriesSe
     const description = firstString(s, Tag.SeriesDescription) ?? '';
     const instances = firstNumber(s, Tag.NumberOfSeriesRelatedInstances);
     if (!uid || NON_IMAGE_MODALITIES.has(modality) || !allowed.has(modality)) continue;
-    if (description.startsWith(RESULT_SERIES_MARKER) || isAiSeriesDescription(description)) continue;
+    if (isAiSeriesDescription(description)) continue;
     if (instances !== undefined && instances > rule.maxInstances) continue;
     selected.push({ seriesInstanceUid: uid, modality, instances });
   }

@@ -1,13 +1,13 @@
 /** Wall-clock time per pipeline stage, summed when a stage runs several times (once per series). */
-export function createStageTimer() {
+export function createStageTimer(now: () => number = () => performance.now()) {
   const timings: Record<string, number> = {};
   return {
     async time<T>(stage: string, work: () => Promise<T>): Promise<T> {
-      const start = performance.now();
+      const start = now();
       try {
         return await work();
       } finally {
-        timings[stage] = Math.round(((timings[stage] ?? 0) + performance.now() - start) * 10) / 10;
+        timings[stage] = Math.round(((timings[stage] ?? 0) + now() - start) * 10) / 10;
       }
     },
     /** Moves `ms` of an already timed stage into another (a part measured inside it). */

@@ -1,6 +1,6 @@
 // Job data holds ids only: the worker re-reads everything it needs from the FHIR server and the PACS.
 
-/** Queue of the analyse stage (resolve, retrieve, model, build; outputs persisted). */
+/** Queue of the analyze stage (resolve, retrieve, model, build; outputs persisted). */
 export const STUDY_QUEUE = 'study-analysis';
 /** Queue of the publish stage (STOW, FHIR, Task); its workers need no model. */
 export const PUBLISH_QUEUE = 'study-publish';
@@ -21,7 +21,7 @@ export interface StageJobData {
   windowStartedAt?: number;
 }
 
-/** The analyse job; its BullMQ job id is the run id. */
+/** The analyze job; its BullMQ job id is the run id. */
 export interface StudyJobData extends StageJobData {
   study: StudyReference;
   trigger: TriggerSource;
@@ -49,18 +49,4 @@ export interface QuestionRequest {
 /** The publish job of a run (job id `<runId>-publish`): everything else is in the persisted outputs. */
 export interface PublishJobData extends StageJobData {
   runId: string;
-}
-
-export interface SeriesSummary {
-  /** Hashed series handle; raw UIDs stay out of job records. */
-  seriesKey: string;
-  modality: string;
-  instances: number;
-  frames: number;
-  bytes: number;
-  rows: number;
-  columns: number;
-  transferSyntaxes: string[];
-  /** Whole-slide series: the pyramid level retrieved (0 = full resolution) of how many, and its tile count. */
-  pyramidLevel?: { level: number; levels: number; tiles: number };
 }

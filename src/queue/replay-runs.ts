@@ -1,5 +1,5 @@
 // Replays of failed and dead-lettered runs, from the stage that failed: a run whose outputs are still
-// persisted publishes again (same run, a fresh retry window, no model); any other run is analysed
+// persisted publishes again (same run, a fresh retry window, no model); any other run is analyzed
 // again as a new run (the study may have changed since), pointing back at the one it replays.
 import { JobNotFoundError, RunNotReplayableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';

@@ -1,4 +1,4 @@
-// Persisted outputs of a run's analyse stage, read by its publish stage (and, later, by a review step)
+// Persisted outputs of a run's analyze stage, read by its publish stage (and, later, by a review step)
 // by run id. Redis, not a folder: every worker host on one Redis sees them, with no shared disk to set
 // up; a size bound keeps one run from filling Redis's memory and a TTL keeps unpublished outputs for a
 // bounded time. Published outputs are deleted at once (the PACS and FHIR server hold them then).

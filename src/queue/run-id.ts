@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { stableHash } from '../shared/stable-hash.ts';
 
 /**
  * A run id is time-ordered (`run-<ms>-<8 hex>`), so ids sort by creation and say when a run began.
@@ -21,14 +22,14 @@ export function publishJobId(runId: string): string {
   return `${runId}${PUBLISH_SUFFIX}`;
 }
 
-/** The run a BullMQ job belongs to: the analyse job's id is the run id, the publish job's derives from it. */
+/** The run a BullMQ job belongs to: the analyze job's id is the run id, the publish job's derives from it. */
 export function runIdOfJob(jobId: string): string {
   return jobId.endsWith(PUBLISH_SUFFIX) ? jobId.slice(0, -PUBLISH_SUFFIX.length) : jobId;
 }
 
 /** Non-reversible handle of an ImagingStudy id (FHIR ids are server data, kept out of keys and views). */
 export function hashImagingStudyId(imagingStudyId: string): string {
-  return createHash('sha256').update(`fhir:ImagingStudy/${imagingStudyId}`).digest('hex').slice(0, 24);
+  return stableHash('fhir', `ImagingStudy/${imagingStudyId}`);
 }
 
 /**

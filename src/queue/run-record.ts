@@ -1,7 +1,7 @@
 // The run model: one execution for one study at one content version, in two stages. What a run shows
 // holds ids, hashes, codes, counts and times only: never patient data, raw UIDs or model text (the
 // trigger's own ids are kept apart, to replay the run, and never shown).
-import type { SeriesSummary, StudyReference, TriggerSource } from './job-types.ts';
+import type { StudyReference, TriggerSource } from './job-types.ts';
 
 /** What a run does. `question` (on-demand questions about a study) will join `analysis`. */
 /** analysis: the task profiles' tasks on a study; question: one question about a study (POST /studies/{uid}/questions, a FHIR Task "ask"). */
@@ -21,9 +21,9 @@ export type RunState = 'queued' | 'running' | 'retrying' | 'completed' | 'failed
 
 /**
  * - published: results stored in the PACS and FHIR, Task completed;
- * - unchanged: the same input identity was already analysed; `resultsOf` names the run whose results stand;
- * - superseded: a newer run of the same result identity was analysed first, so this one's results were not sent;
- * - no-image-series: nothing to analyse (SR, RT, SEG-only studies); Task rejected with the reason;
+ * - unchanged: the same input identity was already analyzed; `resultsOf` names the run whose results stand;
+ * - superseded: a newer run of the same result identity was analyzed first, so this one's results were not sent;
+ * - no-image-series: nothing to analyze (SR, RT, SEG-only studies); Task rejected with the reason;
  * - no-matching-profile: image series, but no task profile for their modalities; Task completed saying so.
  */
 export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile' | 'answered';
@@ -107,6 +107,21 @@ export interface RunRecord {
   study: StudyReference;
   /** ImagingStudy.meta.versionId the run read (reconciliation skips versions that already ran). */
   imagingStudyVersion: string | null;
+}
+
+/** One analyzed series as a run shows it. */
+export interface SeriesSummary {
+  /** Hashed series handle; raw UIDs stay out of job records. */
+  seriesKey: string;
+  modality: string;
+  instances: number;
+  frames: number;
+  bytes: number;
+  rows: number;
+  columns: number;
+  transferSyntaxes: string[];
+  /** Whole-slide series: the pyramid level retrieved (0 = full resolution) of how many, and its tile count. */
+  pyramidLevel?: { level: number; levels: number; tiles: number };
 }
 
 /** Facts a stage learns while it runs. */

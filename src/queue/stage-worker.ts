@@ -1,4 +1,4 @@
-// Runs one stage of runs (analyse or publish) from its BullMQ queue, with the run policies in one place:
+// Runs one stage of runs (analyze or publish) from its BullMQ queue, with the run policies in one place:
 // attempts recorded in the run's history; the study lock (a run that finds it taken waits in the delayed
 // set, which is not an attempt); retries of transient faults within the stage's window, then
 // dead-letter; permanent faults fail at once; stalled runs (a dead worker) logged, recorded, counted;
@@ -67,7 +67,7 @@ export interface StageWorkerOptions<D extends StageJobData> {
   lockRetryMs: number;
   /** The run record to create if the job has none yet (a run BullMQ started from a folded request). */
   initRun?: (runId: string, data: D) => RunInit;
-  /** Analyse only: hands a run on to the publish stage. */
+  /** Analyze only: hands a run on to the publish stage. */
   continueTo?: (runId: string) => Promise<void>;
   logger: Logger;
   random?: () => number;
@@ -165,7 +165,7 @@ export function startStageWorker<D extends StageJobData>(options: StageWorkerOpt
       if ('next' in end) {
         await options.continueTo?.(runId);
         await runs.update(runId, { state: 'queued', stage: 'publish', progress: null, errorCode: null, retryable: null });
-        log.info({ timingsMs: result.timingsMs }, 'run analysed, publishing next');
+        log.info({ timingsMs: result.timingsMs }, 'run analyzed, publishing next');
       } else {
         await runs.update(runId, {
           state: 'completed', outcome: end.outcome, endedAt: new Date().toISOString(), progress: null, errorCode: null, retryable: null,

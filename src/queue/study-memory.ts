@@ -1,7 +1,7 @@
 // What the service remembers about studies between runs, in Redis with a TTL each (bounded by age):
 // - alias: ImagingStudy id -> study key, learned from the FHIR re-read of a run (trusted: it came from
 //   FHIR_URL, never from a notification body), so later notifications fold with API triggers;
-// - identity: input identity -> the run that analysed it (a run for unchanged input is a no-op);
+// - identity: input identity -> the run that analyzed it (a run for unchanged input is a no-op);
 // - latest: result identity (job key) -> the newest run whose outputs were persisted (older publishes
 //   step aside, so an old draft never overwrites a newer one);
 // - version: ImagingStudy id -> the versionId last enqueued or completed (reconciliation converges).

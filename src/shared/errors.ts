@@ -1,6 +1,8 @@
-// One class per failure case. Every error carries a stable code, the HTTP status and FHIR issue type it
-// maps to, and whether retrying can help. Messages are constants: they never contain patient data,
-// UIDs, bodies or generated text. `detail` is for safe, non-identifying facts (a config key, a status code).
+// Every failure case is one row: a stable code, the HTTP status and FHIR issue type it maps to, whether
+// retrying can help, and a constant message (never patient data, UIDs, bodies or generated text).
+// `defineError` turns a row into a class, so callers keep `new XError()` and `instanceof XError`.
+// `detail` is for safe, non-identifying facts (a config key, a status code). The few cases whose
+// message takes a parameter stay written-out classes.
 
 export type FhirIssueType =
   | 'invalid' | 'structure' | 'required' | 'value' | 'security' | 'login' | 'forbidden' | 'not-found'
@@ -24,6 +26,32 @@ export abstract class AppError extends Error {
     this.name = new.target.name;
     this.detail = options.detail;
   }
+}
+
+/** One row of the error table. */
+export interface ErrorSpec {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly issueType: FhirIssueType;
+  readonly message: string;
+  readonly retryable?: boolean;
+  /** The `detail` when the thrower gives none. */
+  readonly detail?: string;
+}
+
+/** The class for one row: its instances carry the row's code, status, issue type and message. */
+function defineError<const S extends ErrorSpec>(name: string, spec: S) {
+  const defined = class extends AppError {
+    readonly code: S['code'] = spec.code;
+    readonly httpStatus: S['httpStatus'] = spec.httpStatus;
+    readonly issueType: S['issueType'] = spec.issueType;
+    override readonly retryable: boolean = spec.retryable ?? false;
+    constructor(options: AppErrorOptions = {}) {
+      super(spec.message, spec.detail === undefined ? options : { ...options, detail: options.detail ?? spec.detail });
+    }
+  };
+  Object.defineProperty(defined, 'name', { value: name });
+  return defined;
 }
 
 // --- configuration -------------------------------------------------------------------------------
@@ -51,95 +79,35 @@ export class AuthenticationNotConfiguredError extends AppError {
 
 // --- HTTP requests ---------------------------------------------------------------------------------
 
-export class RequestInvalidError extends AppError {
-  readonly code = 'REQUEST_INVALID';
-  readonly httpStatus = 400;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request does not match the API contract', options);
-  }
-}
+export const RequestInvalidError = defineError('RequestInvalidError', { code: 'REQUEST_INVALID', httpStatus: 400, issueType: 'invalid', message: 'The request does not match the API contract' });
+export type RequestInvalidError = InstanceType<typeof RequestInvalidError>;
 
-export class JsonMalformedError extends AppError {
-  readonly code = 'JSON_MALFORMED';
-  readonly httpStatus = 400;
-  readonly issueType = 'structure';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request body is not valid JSON', options);
-  }
-}
+export const JsonMalformedError = defineError('JsonMalformedError', { code: 'JSON_MALFORMED', httpStatus: 400, issueType: 'structure', message: 'The request body is not valid JSON' });
+export type JsonMalformedError = InstanceType<typeof JsonMalformedError>;
 
-export class UnauthorizedError extends AppError {
-  readonly code = 'UNAUTHORIZED';
-  readonly httpStatus = 401;
-  readonly issueType = 'login';
-  constructor(options: AppErrorOptions = {}) {
-    super('A valid bearer token is required', options);
-  }
-}
+export const UnauthorizedError = defineError('UnauthorizedError', { code: 'UNAUTHORIZED', httpStatus: 401, issueType: 'login', message: 'A valid bearer token is required' });
+export type UnauthorizedError = InstanceType<typeof UnauthorizedError>;
 
-export class SignatureInvalidError extends AppError {
-  readonly code = 'SIGNATURE_INVALID';
-  readonly httpStatus = 401;
-  readonly issueType = 'security';
-  constructor(options: AppErrorOptions = {}) {
-    super('The notification signature is missing or does not match', options);
-  }
-}
+export const SignatureInvalidError = defineError('SignatureInvalidError', { code: 'SIGNATURE_INVALID', httpStatus: 401, issueType: 'security', message: 'The notification signature is missing or does not match' });
+export type SignatureInvalidError = InstanceType<typeof SignatureInvalidError>;
 
-export class RouteNotFoundError extends AppError {
-  readonly code = 'ROUTE_NOT_FOUND';
-  readonly httpStatus = 404;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('No such route', options);
-  }
-}
+export const RouteNotFoundError = defineError('RouteNotFoundError', { code: 'ROUTE_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'No such route' });
+export type RouteNotFoundError = InstanceType<typeof RouteNotFoundError>;
 
-export class JobNotFoundError extends AppError {
-  readonly code = 'JOB_NOT_FOUND';
-  readonly httpStatus = 404;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('No run with this id', options);
-  }
-}
+export const JobNotFoundError = defineError('JobNotFoundError', { code: 'JOB_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'No run with this id' });
+export type JobNotFoundError = InstanceType<typeof JobNotFoundError>;
 
-export class PayloadTooLargeError extends AppError {
-  readonly code = 'PAYLOAD_TOO_LARGE';
-  readonly httpStatus = 413;
-  readonly issueType = 'too-costly';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request body is larger than allowed', options);
-  }
-}
+export const PayloadTooLargeError = defineError('PayloadTooLargeError', { code: 'PAYLOAD_TOO_LARGE', httpStatus: 413, issueType: 'too-costly', message: 'The request body is larger than allowed' });
+export type PayloadTooLargeError = InstanceType<typeof PayloadTooLargeError>;
 
-export class UnsupportedMediaTypeError extends AppError {
-  readonly code = 'UNSUPPORTED_MEDIA_TYPE';
-  readonly httpStatus = 415;
-  readonly issueType = 'not-supported';
-  constructor(options: AppErrorOptions = {}) {
-    super('Unsupported content type: send application/fhir+json or application/json', options);
-  }
-}
+export const UnsupportedMediaTypeError = defineError('UnsupportedMediaTypeError', { code: 'UNSUPPORTED_MEDIA_TYPE', httpStatus: 415, issueType: 'not-supported', message: 'Unsupported content type: send application/fhir+json or application/json' });
+export type UnsupportedMediaTypeError = InstanceType<typeof UnsupportedMediaTypeError>;
 
-export class ResourceTypeUnsupportedError extends AppError {
-  readonly code = 'RESOURCE_TYPE_UNSUPPORTED';
-  readonly httpStatus = 422;
-  readonly issueType = 'not-supported';
-  constructor(options: AppErrorOptions = {}) {
-    super('The notification is about a resource type this service does not process', options);
-  }
-}
+export const ResourceTypeUnsupportedError = defineError('ResourceTypeUnsupportedError', { code: 'RESOURCE_TYPE_UNSUPPORTED', httpStatus: 422, issueType: 'not-supported', message: 'The notification is about a resource type this service does not process' });
+export type ResourceTypeUnsupportedError = InstanceType<typeof ResourceTypeUnsupportedError>;
 
-export class NotificationInvalidError extends AppError {
-  readonly code = 'NOTIFICATION_INVALID';
-  readonly httpStatus = 400;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('The notification is not a recognised FHIR subscription notification', options);
-  }
-}
+export const NotificationInvalidError = defineError('NotificationInvalidError', { code: 'NOTIFICATION_INVALID', httpStatus: 400, issueType: 'invalid', message: 'The notification is not a recognized FHIR subscription notification' });
+export type NotificationInvalidError = InstanceType<typeof NotificationInvalidError>;
 
 export class HeadersTooLargeError extends AppError {
   readonly code = 'HEADERS_TOO_LARGE';
@@ -247,69 +215,26 @@ export class EndpointNotAllowedError extends AppError {
 
 // --- study processing ------------------------------------------------------------------------------
 
-export class ImagingStudyNotFoundError extends AppError {
-  readonly code = 'IMAGING_STUDY_NOT_FOUND';
-  readonly httpStatus = 404;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('The ImagingStudy does not exist on the FHIR server', options);
-  }
-}
+export const ImagingStudyNotFoundError = defineError('ImagingStudyNotFoundError', { code: 'IMAGING_STUDY_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'The ImagingStudy does not exist on the FHIR server' });
+export type ImagingStudyNotFoundError = InstanceType<typeof ImagingStudyNotFoundError>;
 
-export class ImagingStudyInvalidError extends AppError {
-  readonly code = 'IMAGING_STUDY_INVALID';
-  readonly httpStatus = 422;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('The ImagingStudy has no usable Study Instance UID', options);
-  }
-}
+export const ImagingStudyInvalidError = defineError('ImagingStudyInvalidError', { code: 'IMAGING_STUDY_INVALID', httpStatus: 422, issueType: 'invalid', message: 'The ImagingStudy has no usable Study Instance UID' });
+export type ImagingStudyInvalidError = InstanceType<typeof ImagingStudyInvalidError>;
 
-export class DicomwebEndpointMissingError extends AppError {
-  readonly code = 'DICOMWEB_ENDPOINT_MISSING';
-  readonly httpStatus = 422;
-  readonly issueType = 'required';
-  constructor(options: AppErrorOptions = {}) {
-    super('The study has no DICOMweb endpoint and DICOMWEB_URL is not set', options);
-  }
-}
+export const DicomwebEndpointMissingError = defineError('DicomwebEndpointMissingError', { code: 'DICOMWEB_ENDPOINT_MISSING', httpStatus: 422, issueType: 'required', message: 'The study has no DICOMweb endpoint and DICOMWEB_URL is not set' });
+export type DicomwebEndpointMissingError = InstanceType<typeof DicomwebEndpointMissingError>;
 
-export class StudyNotFoundError extends AppError {
-  readonly code = 'STUDY_NOT_FOUND';
-  readonly httpStatus = 404;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('The study does not exist on the DICOMweb server', options);
-  }
-}
+export const StudyNotFoundError = defineError('StudyNotFoundError', { code: 'STUDY_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'The study does not exist on the DICOMweb server' });
+export type StudyNotFoundError = InstanceType<typeof StudyNotFoundError>;
 
-export class NoImageSeriesError extends AppError {
-  readonly code = 'NO_IMAGE_SERIES';
-  readonly httpStatus = 422;
-  readonly issueType = 'not-supported';
-  constructor(options: AppErrorOptions = {}) {
-    super('The study has no series selected for processing', options);
-  }
-}
+export const NoImageSeriesError = defineError('NoImageSeriesError', { code: 'NO_IMAGE_SERIES', httpStatus: 422, issueType: 'not-supported', message: 'The study has no series selected for processing' });
+export type NoImageSeriesError = InstanceType<typeof NoImageSeriesError>;
 
-export class MultipartInvalidError extends AppError {
-  readonly code = 'MULTIPART_INVALID';
-  readonly httpStatus = 502;
-  readonly issueType = 'structure';
-  override readonly retryable = true;
-  constructor(options: AppErrorOptions = {}) {
-    super('The DICOMweb server sent a malformed multipart response', options);
-  }
-}
+export const MultipartInvalidError = defineError('MultipartInvalidError', { code: 'MULTIPART_INVALID', httpStatus: 502, issueType: 'structure', retryable: true, message: 'The DICOMweb server sent a malformed multipart response' });
+export type MultipartInvalidError = InstanceType<typeof MultipartInvalidError>;
 
-export class DicomParseError extends AppError {
-  readonly code = 'DICOM_PARSE_FAILED';
-  readonly httpStatus = 422;
-  readonly issueType = 'structure';
-  constructor(options: AppErrorOptions = {}) {
-    super('A DICOM instance could not be parsed', options);
-  }
-}
+export const DicomParseError = defineError('DicomParseError', { code: 'DICOM_PARSE_FAILED', httpStatus: 422, issueType: 'structure', message: 'A DICOM instance could not be parsed' });
+export type DicomParseError = InstanceType<typeof DicomParseError>;
 
 export class TransferSyntaxUnsupportedError extends AppError {
   readonly code = 'TRANSFER_SYNTAX_UNSUPPORTED';
@@ -321,23 +246,11 @@ export class TransferSyntaxUnsupportedError extends AppError {
   }
 }
 
-export class PixelDecodeError extends AppError {
-  readonly code = 'PIXEL_DECODE_FAILED';
-  readonly httpStatus = 422;
-  readonly issueType = 'processing';
-  constructor(options: AppErrorOptions = {}) {
-    super('Pixel data could not be decoded', options);
-  }
-}
+export const PixelDecodeError = defineError('PixelDecodeError', { code: 'PIXEL_DECODE_FAILED', httpStatus: 422, issueType: 'processing', message: 'Pixel data could not be decoded' });
+export type PixelDecodeError = InstanceType<typeof PixelDecodeError>;
 
-export class VolumeAssemblyError extends AppError {
-  readonly code = 'VOLUME_ASSEMBLY_FAILED';
-  readonly httpStatus = 422;
-  readonly issueType = 'processing';
-  constructor(options: AppErrorOptions = {}) {
-    super('The series could not be assembled into a volume', options);
-  }
-}
+export const VolumeAssemblyError = defineError('VolumeAssemblyError', { code: 'VOLUME_ASSEMBLY_FAILED', httpStatus: 422, issueType: 'processing', message: 'The series could not be assembled into a volume' });
+export type VolumeAssemblyError = InstanceType<typeof VolumeAssemblyError>;
 
 // Questions about a study (helper E, issue 15).
 export class QuestionSeriesNotFoundError extends AppError {
@@ -379,139 +292,53 @@ export class InputFileError extends AppError {
 
 // --- results ---------------------------------------------------------------------------------------
 
-export class DicomObjectInvalidError extends AppError {
-  readonly code = 'DICOM_OBJECT_INVALID';
-  readonly httpStatus = 500;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('A DICOM result object failed validation and was not sent', options);
-  }
-}
+export const DicomObjectInvalidError = defineError('DicomObjectInvalidError', { code: 'DICOM_OBJECT_INVALID', httpStatus: 500, issueType: 'invalid', message: 'A DICOM result object failed validation and was not sent' });
+export type DicomObjectInvalidError = InstanceType<typeof DicomObjectInvalidError>;
 
-export class StowRejectedError extends AppError {
-  readonly code = 'STOW_REJECTED';
-  readonly httpStatus = 502;
-  readonly issueType = 'processing';
-  constructor(options: AppErrorOptions = {}) {
-    super('The PACS refused to store one or more result instances', options);
-  }
-}
+export const StowRejectedError = defineError('StowRejectedError', { code: 'STOW_REJECTED', httpStatus: 502, issueType: 'processing', message: 'The PACS refused to store one or more result instances' });
+export type StowRejectedError = InstanceType<typeof StowRejectedError>;
 
-export class FhirResourceInvalidError extends AppError {
-  readonly code = 'FHIR_RESOURCE_INVALID';
-  readonly httpStatus = 500;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('A FHIR result resource failed profile validation and was not sent', options);
-  }
-}
+export const FhirResourceInvalidError = defineError('FhirResourceInvalidError', { code: 'FHIR_RESOURCE_INVALID', httpStatus: 500, issueType: 'invalid', message: 'A FHIR result resource failed profile validation and was not sent' });
+export type FhirResourceInvalidError = InstanceType<typeof FhirResourceInvalidError>;
 
 // --- runs ----------------------------------------------------------------------------------------
 
-export class ResultsTooLargeError extends AppError {
-  readonly code = 'RESULTS_TOO_LARGE';
-  readonly httpStatus = 500;
-  readonly issueType = 'too-costly';
-  constructor(options: AppErrorOptions = {}) {
-    super('The analysis outputs are larger than RESULTS_MAX_BYTES and were not kept', { ...options, detail: options.detail ?? 'RESULTS_MAX_BYTES' });
-  }
-}
+export const ResultsTooLargeError = defineError('ResultsTooLargeError', { code: 'RESULTS_TOO_LARGE', httpStatus: 500, issueType: 'too-costly', detail: 'RESULTS_MAX_BYTES', message: 'The analysis outputs are larger than RESULTS_MAX_BYTES and were not kept' });
+export type ResultsTooLargeError = InstanceType<typeof ResultsTooLargeError>;
 
-export class ResultsMissingError extends AppError {
-  readonly code = 'RESULTS_MISSING';
-  readonly httpStatus = 410;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('The persisted analysis outputs of this run are gone (expired); replay the run to analyse again', options);
-  }
-}
+export const ResultsMissingError = defineError('ResultsMissingError', { code: 'RESULTS_MISSING', httpStatus: 410, issueType: 'not-found', message: 'The persisted analysis outputs of this run are gone (expired); replay the run to analyze again' });
+export type ResultsMissingError = InstanceType<typeof ResultsMissingError>;
 
-export class RunStalledError extends AppError {
-  readonly code = 'RUN_STALLED';
-  readonly httpStatus = 500;
-  readonly issueType = 'exception';
-  constructor(options: AppErrorOptions = {}) {
-    super('The run stopped with its worker more often than allowed', options);
-  }
-}
+export const RunStalledError = defineError('RunStalledError', { code: 'RUN_STALLED', httpStatus: 500, issueType: 'exception', message: 'The run stopped with its worker more often than allowed' });
+export type RunStalledError = InstanceType<typeof RunStalledError>;
 
-export class StudyLockLostError extends AppError {
-  readonly code = 'STUDY_LOCK_LOST';
-  readonly httpStatus = 503;
-  readonly issueType = 'transient';
-  override readonly retryable = true;
-  constructor(options: AppErrorOptions = {}) {
-    super('The run lost its study lock', options);
-  }
-}
+export const StudyLockLostError = defineError('StudyLockLostError', { code: 'STUDY_LOCK_LOST', httpStatus: 503, issueType: 'transient', retryable: true, message: 'The run lost its study lock' });
+export type StudyLockLostError = InstanceType<typeof StudyLockLostError>;
 
-export class RunNotReplayableError extends AppError {
-  readonly code = 'RUN_NOT_REPLAYABLE';
-  readonly httpStatus = 409;
-  readonly issueType = 'conflict';
-  constructor(options: AppErrorOptions = {}) {
-    super('Only failed or dead-lettered runs can be replayed', options);
-  }
-}
+export const RunNotReplayableError = defineError('RunNotReplayableError', { code: 'RUN_NOT_REPLAYABLE', httpStatus: 409, issueType: 'conflict', message: 'Only failed or dead-lettered runs can be replayed' });
+export type RunNotReplayableError = InstanceType<typeof RunNotReplayableError>;
 
 // --- model -----------------------------------------------------------------------------------------
 
-export class ModelBundleInvalidError extends AppError {
-  readonly code = 'MODEL_BUNDLE_INVALID';
-  readonly httpStatus = 500;
-  readonly issueType = 'exception';
-  constructor(options: AppErrorOptions = {}) {
-    super('The model bundle is missing, corrupt or does not match its manifest', options);
-  }
-}
+export const ModelBundleInvalidError = defineError('ModelBundleInvalidError', { code: 'MODEL_BUNDLE_INVALID', httpStatus: 500, issueType: 'exception', message: 'The model bundle is missing, corrupt or does not match its manifest' });
+export type ModelBundleInvalidError = InstanceType<typeof ModelBundleInvalidError>;
 
-export class ExecutionProviderUnavailableError extends AppError {
-  readonly code = 'EXECUTION_PROVIDER_UNAVAILABLE';
-  readonly httpStatus = 500;
-  readonly issueType = 'exception';
-  constructor(options: AppErrorOptions = {}) {
-    super('The requested onnxruntime execution provider could not be loaded', options);
-  }
-}
+export const ExecutionProviderUnavailableError = defineError('ExecutionProviderUnavailableError', { code: 'EXECUTION_PROVIDER_UNAVAILABLE', httpStatus: 500, issueType: 'exception', message: 'The requested onnxruntime execution provider could not be loaded' });
+export type ExecutionProviderUnavailableError = InstanceType<typeof ExecutionProviderUnavailableError>;
 
-export class ModelLimitExceededError extends AppError {
-  readonly code = 'MODEL_LIMIT_EXCEEDED';
-  readonly httpStatus = 422;
-  readonly issueType = 'too-costly';
-  constructor(options: AppErrorOptions = {}) {
-    super('The inference request exceeds a configured limit', options);
-  }
-}
+export const ModelLimitExceededError = defineError('ModelLimitExceededError', { code: 'MODEL_LIMIT_EXCEEDED', httpStatus: 422, issueType: 'too-costly', message: 'The inference request exceeds a configured limit' });
+export type ModelLimitExceededError = InstanceType<typeof ModelLimitExceededError>;
 
-export class InferenceCancelledError extends AppError {
-  readonly code = 'INFERENCE_CANCELLED';
-  readonly httpStatus = 499;
-  readonly issueType = 'incomplete';
-  constructor(options: AppErrorOptions = {}) {
-    super('The inference request was cancelled', options);
-  }
-}
+export const InferenceCancelledError = defineError('InferenceCancelledError', { code: 'INFERENCE_CANCELLED', httpStatus: 499, issueType: 'incomplete', message: 'The inference request was cancelled' });
+export type InferenceCancelledError = InstanceType<typeof InferenceCancelledError>;
 
-export class InferenceWorkerCrashedError extends AppError {
-  readonly code = 'INFERENCE_WORKER_CRASHED';
-  readonly httpStatus = 500;
-  readonly issueType = 'exception';
-  override readonly retryable = true;
-  constructor(options: AppErrorOptions = {}) {
-    super('The inference worker stopped unexpectedly', options);
-  }
-}
+export const InferenceWorkerCrashedError = defineError('InferenceWorkerCrashedError', { code: 'INFERENCE_WORKER_CRASHED', httpStatus: 500, issueType: 'exception', retryable: true, message: 'The inference worker stopped unexpectedly' });
+export type InferenceWorkerCrashedError = InstanceType<typeof InferenceWorkerCrashedError>;
 
 // --- fallback --------------------------------------------------------------------------------------
 
-export class InternalError extends AppError {
-  readonly code = 'INTERNAL';
-  readonly httpStatus = 500;
-  readonly issueType = 'exception';
-  constructor(options: AppErrorOptions = {}) {
-    super('Internal error', options);
-  }
-}
+export const InternalError = defineError('InternalError', { code: 'INTERNAL', httpStatus: 500, issueType: 'exception', message: 'Internal error' });
+export type InternalError = InstanceType<typeof InternalError>;
 
 /** Any thrown value as an AppError; unknown errors become INTERNAL (their message is not kept: it may hold data). */
 export function toAppError(error: unknown): AppError {

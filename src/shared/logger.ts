@@ -1,13 +1,23 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger } from 'pino';
+
+/** `json`: one JSON object a line; `pretty`: human-readable lines; `auto`: pretty on a terminal, else JSON. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
 
 /**
  * JSON logs. Log what we generate (job ids, hashed study keys, counts, durations, status codes, error
  * codes), never names, MRNs, accession numbers, dates of birth, raw UIDs, bodies, prompts or model text.
  * The redact list is a second line of defence for fields that must never leave the process.
  */
-export function createLogger(options: { level?: string; destination?: DestinationStream } = {}): Logger {
+export function createLogger(options: { level?: string; destination?: DestinationStream; format?: LogFormat } = {}): Logger {
+  const target = options.destination ?? process.stdout;
+  const terminal = (target as { isTTY?: boolean }).isTTY === true;
+  const human = options.format === 'pretty' || (options.format !== 'json' && terminal);
+  const destination = human
+    ? pretty({ destination: target as NodeJS.WritableStream, sync: true, colorize: terminal, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service' })
+    : options.destination;
   return pino(
     {
       level: options.level ?? 'info',
@@ -18,7 +28,7 @@ export function createLogger(options: { level?: string; destination?: Destinatio
       },
       serializers: { err: serializeError },
     },
-    options.destination,
+    destination,
   );
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { stableHash } from './stable-hash.ts';
 
 // The RFC 4122 URL namespace; our names are `unimedvl-plugin:<key>:<role>`.
 const NAMESPACE_URL = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
@@ -27,9 +28,12 @@ export function deriveDicomUid(jobKey: string, role: string): string {
   return uuidToDicomUid(uuidV5(`unimedvl-plugin:${jobKey}:${role}`));
 }
 
-/** Short, non-reversible handle for a study in logs, metrics and queue ids (never the raw UID). */
+/**
+ * Short, non-reversible handle for a study in logs, metrics and queue ids (never the raw UID). Series
+ * UIDs go through it too: their handle is part of derived result UIDs, so its namespace stays "study".
+ */
 export function hashStudyUid(studyInstanceUid: string): string {
-  return createHash('sha256').update(`study:${studyInstanceUid}`).digest('hex').slice(0, 24);
+  return stableHash('study', studyInstanceUid);
 }
 
 /** The result identity: study + task + model version, as a UUID string usable in FHIR identifiers. */

@@ -11,7 +11,7 @@ export interface ReconcilerOptions {
   /** ImagingStudies changed at or after an instant (a FHIR search on _lastUpdated, oldest first), injected by main.ts. */
   searchUpdatedSince(since: Date): Promise<ReconciledStudy[]>;
   enqueueStudy: EnqueueStudy;
-  /** The ImagingStudy versions already enqueued or analysed (kept in Redis, shared by every process). */
+  /** The ImagingStudy versions already enqueued or analyzed (kept in Redis, shared by every process). */
   versions: {
     imagingStudyVersion(id: string): Promise<string | undefined>;
     recordImagingStudyVersion(id: string, versionId: string): Promise<void>;
@@ -27,7 +27,7 @@ export interface ReconcilerOptions {
 /**
  * Notifications are hints; reconciliation is the safety net. It runs when a notification has no focus,
  * when event numbers show a gap, and on a timer. It converges: a study whose current version was
- * already enqueued or analysed (by any trigger, before a restart too) is skipped, so an unchanged study
+ * already enqueued or analyzed (by any trigger, before a restart too) is skipped, so an unchanged study
  * is never enqueued again. Each run also replays runs that died retryably. Runs never overlap: a
  * request during a run schedules exactly one more.
  */

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,13 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
   }
 }
 
+/** Runs the CLI on a pseudo-terminal (util-linux `script`) and returns what the terminal showed. */
+async function cliOnTerminal(args: string[], env: Record<string, string>): Promise<string> {
+  const command = [...CLI, ...args].map((a) => `'${a}'`).join(' ');
+  const { stdout } = await run('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env }, timeout: 240_000 });
+  return stdout;
+}
+
 describe('command line', () => {
   let work: string;
   beforeAll(() => { work = mkdtempSync(join(tmpdir(), 'cli-')); });
@@ -31,7 +38,7 @@ describe('command line', () => {
 
   it('analyze --dir writes valid DICOM results, a valid FHIR bundle, key images and the report page', async () => {
     const out = join(work, 'out');
-    const result = await cli(['analyze', '--dir', 'test/fixtures/sample-study', '--out', out]);
+    const result = await cli(['analyze', '--dir', 'samples/sample-study', '--out', out]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/research use only, not for clinical decisions/);
     expect(result.stdout).toContain('skipped 1 files that are not DICOM');
@@ -61,7 +68,7 @@ describe('command line', () => {
 
   it('analyze on a folder with a broken file ends with one error line naming its position and code', async () => {
     const input = join(work, 'broken-input');
-    cpSync('test/fixtures/sample-study', input, { recursive: true });
+    cpSync('samples/sample-study', input, { recursive: true });
     const whole = readFileSync('/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm');
     // Sorts first (upper case); its name is what a patient's name in a file name looks like.
     writeFileSync(join(input, 'DOE^JANE.dcm'), whole.subarray(0, whole.length - 1000));
@@ -79,6 +86,59 @@ describe('command line', () => {
     expect(result.stderr.trim()).toBe(
       'unimedvl-plugin: API_TOKEN and WEBHOOK_SECRET not set: set them, or ALLOW_UNAUTHENTICATED=true to serve without authentication (AUTH_NOT_CONFIGURED: API_TOKEN, WEBHOOK_SECRET)',
     );
+  });
+
+  it('analyze names a missing input folder, without a stack trace, before loading the model', async () => {
+    const result = await cli(['analyze', '--dir', join(work, 'no-such-folder'), '--out', join(work, 'out-missing')], { LOG_LEVEL: 'debug' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`the input folder ${join(work, 'no-such-folder')} does not exist`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stderr).not.toContain('model sessions ready');
+  });
+
+  it('analyze finds an output folder it cannot write before the model runs, and names it', async () => {
+    const input = join(work, 'one-dx');
+    mkdirSync(input);
+    cpSync('samples/sample-study/dx-01.dcm', join(input, 'dx-01.dcm'));
+    writeFileSync(join(work, 'a-file'), 'not a folder');
+    const out = join(work, 'a-file', 'out');
+    const result = await cli(['analyze', '--dir', input, '--out', out], { LOG_LEVEL: 'debug' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`the output folder ${out} cannot be written (ENOTDIR)`);
+    expect(result.stderr).not.toContain('model sessions ready');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('analyze says NO_IMAGE_SERIES with the files found and skipped, for an empty and for a non-DICOM folder', async () => {
+    const empty = join(work, 'empty');
+    mkdirSync(empty);
+    const emptyRun = await cli(['analyze', '--dir', empty, '--out', join(work, 'out-empty')], { LOG_LEVEL: 'debug' });
+    expect(emptyRun.code).toBe(1);
+    expect(emptyRun.stderr).toContain(`no image series to analyze in ${empty}: 0 files found, 0 skipped as not DICOM (NO_IMAGE_SERIES)`);
+
+    const text = join(work, 'text-only');
+    mkdirSync(join(text, 'notes'), { recursive: true });
+    writeFileSync(join(text, 'readme.txt'), 'hello');
+    writeFileSync(join(text, 'notes', 'scan.jpg'), Buffer.alloc(400, 7));
+    const textRun = await cli(['analyze', '--dir', text, '--out', join(work, 'out-text')], { LOG_LEVEL: 'debug' });
+    expect(textRun.code).toBe(1);
+    expect(textRun.stderr).toContain('2 files found, 2 skipped as not DICOM (NO_IMAGE_SERIES)');
+    expect(textRun.stderr).not.toContain('model sessions ready');
+  });
+
+  it('prints human-readable log lines on a terminal, JSON when asked or when not on a terminal', async () => {
+    const input = join(work, 'tty-dx');
+    mkdirSync(input);
+    cpSync('samples/sample-study/dx-01.dcm', join(input, 'dx-01.dcm'));
+    const args = ['analyze', '--dir', input, '--out', join(work, 'out-tty')];
+    const onTty = await cliOnTerminal(args, { LOG_LEVEL: 'debug' });
+    expect(onTty).toMatch(/INFO.*model sessions ready/);
+    expect(onTty).not.toMatch(/\{"level"/);
+    const jsonOnTty = await cliOnTerminal(args, { LOG_LEVEL: 'debug', LOG_FORMAT: 'json' });
+    expect(jsonOnTty).toMatch(/\{"level":30,.*"msg":"model sessions ready"/);
+    const piped = await cli(args, { LOG_LEVEL: 'debug' });
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stderr).toMatch(/\{"level":30,.*"msg":"model sessions ready"/);
   });
 
   it('models check verifies the bundle, names the provider, and names a corrupted file', async () => {

@@ -63,16 +63,16 @@ describe('job Task status', () => {
     expect(held.statusReason?.coding?.[0]?.code).toBe('UPSTREAM_HTTP_ERROR');
     expect(held.executionPeriod?.end).toBeUndefined();
     const resumed = await markTaskInProgress(client, context('job-e'));
-    expect(resumed).toMatchObject({ status: 'in-progress', businessStatus: { text: 'Analysing' } });
+    expect(resumed).toMatchObject({ status: 'in-progress', businessStatus: { text: 'Analyzing' } });
     expect(resumed.statusReason).toBeUndefined();
     for (const task of [waiting, fhirWait, held, resumed]) expect(() => validator.assertValid(task)).not.toThrow();
   });
 
-  it('rejects a study with nothing to analyse with the reason, and completes one without a profile naming the modalities', async () => {
-    const rejected = await markTaskRejected(client, context('job-f'), { reasonCode: 'NO_IMAGE_SERIES', reasonText: 'The study has no image series to analyse (series modalities: SR)' });
+  it('rejects a study with nothing to analyze with the reason, and completes one without a profile naming the modalities', async () => {
+    const rejected = await markTaskRejected(client, context('job-f'), { reasonCode: 'NO_IMAGE_SERIES', reasonText: 'The study has no image series to analyze (series modalities: SR)' });
     expect(rejected.status).toBe('rejected');
     expect(rejected.statusReason).toEqual({
-      coding: [{ system: 'urn:unimedvl-plugin:error-code', code: 'NO_IMAGE_SERIES' }], text: 'The study has no image series to analyse (series modalities: SR)',
+      coding: [{ system: 'urn:unimedvl-plugin:error-code', code: 'NO_IMAGE_SERIES' }], text: 'The study has no image series to analyze (series modalities: SR)',
     });
     const done = await markTaskCompleted(client, context('job-g'), { noProfileModalities: ['NM', 'US'] });
     expect(done.status).toBe('completed');

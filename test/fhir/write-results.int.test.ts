@@ -45,7 +45,7 @@ describe('writeAiResults against the Medplum engine', () => {
     // Searchable where clinicians look: by study and by subject.
     expect(await client.search('DiagnosticReport', { subject: 'Patient/example', status: 'preliminary' })).toHaveLength(1);
 
-    // The study changed and was analysed again under the same job key: the draft is replaced in place.
+    // The study changed and was analyzed again under the same job key: the draft is replaced in place.
     const rerun = await writeAiResults({ client, validator }, buildAiResultBundle({ ...EXAMPLE_INPUT, reportText: 'Updated draft after a new series.' }));
     expect(rerun.diagnosticReportId).toBe(first.diagnosticReportId);
     expect((await client.read<DiagnosticReport>('DiagnosticReport', first.diagnosticReportId))!.conclusion).toBe('Updated draft after a new series.');

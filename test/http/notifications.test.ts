@@ -27,6 +27,18 @@ function signedApp(env: Record<string, string> = {}): { deps: TestDeps; post: (b
 
 const medplumHeaders = { 'X-Medplum-Subscription': 'sub-medplum-1', 'X-Medplum-Interaction': 'update' };
 
+describe('POST /fhir/notify: a notification while the study runs', () => {
+  it('answers that one rerun is scheduled for the running study', async () => {
+    const { deps, post } = signedApp();
+    await post(imagingStudy('is-1', '3'), medplumHeaders);
+    deps.enqueue.running.add('is-1');
+    const res = await post(imagingStudy('is-1', '4'), medplumHeaders);
+    expect(res.status).toBe(202);
+    expectMatchesSpec(res, NOTIFY, 'post');
+    expect(res.body).toEqual({ outcome: 'enqueued', jobs: [{ jobId: 'job-1', created: false, rerunScheduled: true }], ignoredEntries: 0 });
+  });
+});
+
 describe('POST /fhir/notify: Medplum raw resource', () => {
   it('verifies the signature, enqueues the study and answers 202 with the job', async () => {
     const { deps, post } = signedApp();

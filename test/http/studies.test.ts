@@ -20,6 +20,21 @@ describe('POST /studies/{studyInstanceUid}/analyze', () => {
     expect(deps.enqueue.calls).toEqual([{ study: { studyInstanceUid: UID }, trigger: 'api' }]);
   });
 
+  it('says so when a request made while the study runs schedules one rerun', async () => {
+    const deps = createTestDeps();
+    const app = buildApp(deps);
+    const first = await request(app).post(`/studies/${UID}/analyze`);
+    expect(first.body).toEqual({ jobId: 'job-1', created: true, rerunScheduled: false });
+    const waiting = await request(app).post(`/studies/${UID}/analyze`);
+    expect(waiting.body).toEqual({ jobId: 'job-1', created: false, rerunScheduled: false });
+    deps.enqueue.running.add(UID);
+    const during = await request(app).post(`/studies/${UID}/analyze`);
+    expect(during.status).toBe(202);
+    expect(during.body).toEqual({ jobId: 'job-1', created: false, rerunScheduled: true });
+    expect(during.headers.location).toBe('/jobs/job-1');
+    expectMatchesSpec(during, PATH, 'post');
+  });
+
   it('ignores a body (none is part of the contract)', async () => {
     const deps = createTestDeps();
     const res = await request(buildApp(deps)).post(`/studies/${UID}/analyze`).type('json').send('{"force": true}');

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { startService } from '../../src/main.ts';
-import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
+import type { ResultStage } from '../../src/pipeline/result-stage-contract.ts';
 import { AuthenticationNotConfiguredError } from '../../src/shared/errors.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { openTestRedis } from '../support/redis.ts';

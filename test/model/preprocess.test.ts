@@ -22,7 +22,7 @@ describe('latent layout', () => {
 });
 
 describe('pixels', () => {
-  it('normalises u8 to [-1, 1] in CHW order', () => {
+  it('normalizes u8 to [-1, 1] in CHW order', () => {
     const chw = toNormalizedChw({ width: 2, height: 1, data: Uint8Array.of(0, 255, 51, 255, 0, 102) });
     expect(Array.from(chw).map((v) => Number(v.toFixed(6)))).toEqual([-1, 1, 1, -1, -0.6, -0.2]);
   });

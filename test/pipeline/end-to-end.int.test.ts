@@ -80,9 +80,9 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     studyUid = randomDicomUid();
     const seriesUid = randomDicomUid();
     const files: string[] = [];
-    for (const name of readdirSync('test/fixtures/sample-study').filter((n) => n.startsWith('ct-'))) {
+    for (const name of readdirSync('samples/sample-study').filter((n) => n.startsWith('ct-'))) {
       const path = join(work, name);
-      cpSync(join('test/fixtures/sample-study', name), path);
+      cpSync(join('samples/sample-study', name), path);
       execFileSync('dcmodify', ['-nb', '-gin', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`,
         '-m', `(0010,0010)=${FIXTURE_PATIENT.name}`, '-m', `(0010,0020)=${FIXTURE_PATIENT.id}`,
         '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`, path]);
@@ -150,7 +150,7 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect(responses.every((r) => r.status === 202)).toBe(true);
     const jobIds = new Set((await Promise.all(responses.map((r) => r.json() as Promise<{ jobs: { jobId: string }[] }>))).flatMap((b) => b.jobs.map((j) => j.jobId)));
     expect(jobIds.size).toBeLessThan(20);
-    // Settled: every run of the study ended; one analysed and published, any other found it unchanged.
+    // Settled: every run of the study ended; one analyzed and published, any other found it unchanged.
     const runs = await settledStudyRuns(api, studyUid);
     const published = runs.filter((r) => r.outcome === 'published');
     expect(published, JSON.stringify(runs.map((r) => [r.state, r.errorCode]))).toHaveLength(1);
@@ -200,7 +200,7 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     await client.close();
   });
 
-  it('when the study changed, analyses it once more and, after a 503 on the FHIR write, publishes again without the model: one of each', async () => {
+  it('when the study changed, analyzes it once more and, after a 503 on the FHIR write, publishes again without the model: one of each', async () => {
     await orthanc.upload([heldBack]);
     // Only a run that publishes sends a transaction, so no other run can take this failure.
     fhir.failNext(503, 1, (r) => r.method === 'POST' && r.url === '');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Endpoint, ImagingStudy, ImagingStudySeries, Task } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type RunningService } from '../../src/main.ts';
-import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
+import type { ResultStage } from '../../src/pipeline/result-stage-contract.ts';
 import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { ensureFixtures } from '../support/fixtures.ts';

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagingStudy, Task } from '@medplum/fhirtypes';
 import { startService, type RunningService } from '../../src/main.ts';
-import type { ResultStage } from '../../src/pipeline/analyze-study.ts';
+import type { ResultStage } from '../../src/pipeline/result-stage-contract.ts';
 import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
 import type { Volume } from '../../src/dicom/volume.ts';
 import type { RunView } from '../../src/queue/run-view.ts';
@@ -34,7 +34,7 @@ describe('ingest flow: notification to decoded volumes', () => {
   const volumes = new Map<string, Volume[]>();
   const logLines: string[] = [];
 
-  // Stands in for the model: every series is analysed, the volumes are kept, nothing is written.
+  // Stands in for the model: every series is analyzed, the volumes are kept, nothing is written.
   const capture: ResultStage = {
     analysisVersion: 'capture',
     tasksFor: () => [{ ...DEFAULT_TASK_PROFILES.profiles[0]!.tasks[0]!, profile: 'capture' }],
@@ -160,7 +160,7 @@ describe('ingest flow: notification to decoded volumes', () => {
     for (const other of others) expect(Buffer.from(other.pixels.buffer).equals(Buffer.from(reference!.pixels.buffer))).toBe(true);
   });
 
-  it('folds twenty concurrent duplicate notifications into one analysed run and one Task', async () => {
+  it('folds twenty concurrent duplicate notifications into one analyzed run and one Task', async () => {
     const sample = fixtures.samples.CT_small;
     await orthanc.upload([sample.path]);
     const id = await createImagingStudy(sample.studyInstanceUid);

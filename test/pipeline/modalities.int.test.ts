@@ -26,7 +26,7 @@ import { waitForRun } from '../support/service-probe.ts';
 // photographs. Only the costs are cut (8 report tokens, 2 flow steps). (The disabled H&E->IHC staining stays
 // off: one generation at the chosen 1024x960 level takes minutes with the tiny model on a shared CPU.)
 
-const SAMPLE_STUDY = 'test/fixtures/sample-study';
+const SAMPLE_STUDY = 'samples/sample-study';
 
 function cheapDefaults(): TaskProfiles {
   const profiles = structuredClone(DEFAULT_TASK_PROFILES) as TaskProfiles;

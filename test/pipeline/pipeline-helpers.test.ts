@@ -40,7 +40,7 @@ describe('selectSeries', () => {
 });
 
 describe('cleanModelText', () => {
-  it('removes control characters FHIR forbids, normalises line ends and names empty output', () => {
+  it('removes control characters FHIR forbids, normalizes line ends and names empty output', () => {
     expect(cleanModelText('  Findings:\r\nNo\u0004 acute\u0000 disease.\tok \u007f')).toBe('Findings:\nNo acute disease.\tok');
     expect(cleanModelText('\u0004\u0004 ')).toBe('(The model produced no text.)');
   });
@@ -48,14 +48,15 @@ describe('cleanModelText', () => {
 
 describe('stage timer', () => {
   it('sums repeated stages and moves a measured part into its own stage', async () => {
-    const timer = createStageTimer();
-    await timer.time('retrieve', () => new Promise((r) => setTimeout(r, 20)));
-    await timer.time('retrieve', () => new Promise((r) => setTimeout(r, 20)));
-    const total = timer.timings.retrieve!;
-    expect(total).toBeGreaterThanOrEqual(38);
+    let clock = 1000;
+    const timer = createStageTimer(() => clock);
+    await timer.time('retrieve', async () => { clock += 20.25; });
+    await timer.time('retrieve', async () => { clock += 19.5; });
+    await expect(timer.time('retrieve', async () => { clock += 2; throw new Error('fails'); })).rejects.toThrow('fails');
+    expect(timer.timings.retrieve).toBe(41.8); // a failed stage still counts; tenths of a millisecond
     timer.split('retrieve', 'decode', 15);
     expect(timer.timings.decode).toBe(15);
-    expect(timer.timings.retrieve).toBeCloseTo(total - 15, 5);
+    expect(timer.timings.retrieve).toBe(26.8);
     timer.split('retrieve', 'decode', 10_000);
     expect(timer.timings.retrieve).toBe(0);
   });

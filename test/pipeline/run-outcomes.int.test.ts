@@ -25,7 +25,7 @@ import { openTestRedis } from '../support/redis.ts';
 import { settledStudyRuns, waitForRun } from '../support/service-probe.ts';
 
 // How runs behave in the face of what hospitals see: outages of the FHIR server and the PACS longer
-// than the old retry budget, duplicate triggers of every kind, studies with nothing to analyse, and
+// than the old retry budget, duplicate triggers of every kind, studies with nothing to analyze, and
 // periodic reconciliation. Every party is real: Orthanc (behind a fault-injecting forwarder where a
 // test needs the PACS to refuse), the Medplum FHIR engine, Redis + BullMQ, the tiny model.
 
@@ -37,11 +37,11 @@ profiles:
     tasks:
       - { id: ct-report, kind: report, prompt: Describe this CT., slices: { mode: middle }, decode: { maxNewTokens: 6 } }
 `;
-const CT = 'test/fixtures/sample-study/ct-01.dcm';
+const CT = 'samples/sample-study/ct-01.dcm';
 /** The old policy gave up after five attempts; these outages outlast that. */
 const LONGER_THAN_THE_OLD_BUDGET = 6;
 
-describe('runs through outages, duplicates and studies with nothing to analyse', () => {
+describe('runs through outages, duplicates and studies with nothing to analyze', () => {
   let orthanc: OrthancServer;
   let fhir: FhirTestServer;
   let proxy: FaultProxy;
@@ -198,7 +198,7 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     const task = await taskOf(study.imagingStudyId);
     expect(task.status).toBe('rejected');
     expect(task.statusReason?.coding?.[0]?.code).toBe('NO_IMAGE_SERIES');
-    expect(task.statusReason?.text).toBe('The study has no image series to analyse (series modalities: RTPLAN, RTSTRUCT, SR)');
+    expect(task.statusReason?.text).toBe('The study has no image series to analyze (series modalities: RTPLAN, RTSTRUCT, SR)');
   });
 
   it('an ultrasound study, which no task profile matches: the Task is completed and names the modality', async () => {
@@ -221,8 +221,8 @@ describe('runs through outages, duplicates and studies with nothing to analyse',
     fhir.failWhile(503, (r) => r.method === 'POST' && r.url === '');
     const olderId = await jobIdOf(await notify(first.imagingStudyId));
     await waitForRun(api, olderId, (r) => failedAttempts(r, 'publish').length >= 1);
-    // One more instance in the study's series: a new input, analysed by a new run while the first still waits.
-    const [extra] = await copyWithFreshUids(['test/fixtures/sample-study/ct-02.dcm'], mkdtempSync(join(work, 'extra-')), {
+    // One more instance in the study's series: a new input, analyzed by a new run while the first still waits.
+    const [extra] = await copyWithFreshUids(['samples/sample-study/ct-02.dcm'], mkdtempSync(join(work, 'extra-')), {
       modify: [`(0020,000d)=${first.studyUid}`, `(0020,000e)=${first.seriesUid}`],
     });
     await orthanc.upload([extra!.path]);

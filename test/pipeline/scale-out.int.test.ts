@@ -39,7 +39,7 @@ profiles:
           type: { value: '39607008', meaning: Lung }
           colour: [80, 160, 255]
 `;
-const CT = 'test/fixtures/sample-study/ct-01.dcm';
+const CT = 'samples/sample-study/ct-01.dcm';
 const RUN_LOCK_MS = 5000;
 const RUN_STALLED_CHECK_MS = 1000;
 
@@ -155,7 +155,7 @@ describe('two worker processes on one Redis', () => {
   });
 
   it('SIGKILL of a worker mid-model: the other takes the run up, the stalled attempt is logged and in its history, one result set', async () => {
-    const files = readdirSync('test/fixtures/sample-study').filter((n) => n.startsWith('ct-')).map((n) => join('test/fixtures/sample-study', n));
+    const files = readdirSync('samples/sample-study').filter((n) => n.startsWith('ct-')).map((n) => join('samples/sample-study', n));
     const study = await newStudy(files, ['(0008,103e)=LONG']);
     const response = await notify(study.imagingStudyId);
     const runId = ((await response.json()) as { jobs: { jobId: string }[] }).jobs[0]!.jobId;

@@ -149,14 +149,14 @@ describe('runs on real Redis and BullMQ', () => {
     expect((await runs.list({ state: 'failed', limit: 10, offset: 0 })).map((r) => r.id)).toEqual([jobId]);
   });
 
-  it('dead-letters a publish whose window ends on a transient fault; a replay publishes again from the same run, without analysing', async () => {
+  it('dead-letters a publish whose window ends on a transient fault; a replay publishes again from the same run, without analyzing', async () => {
     const outputs = createResultsStore(redis, prefix, { ttlMs: 60_000, maxBytes: 1024 * 1024 });
-    let analyses = 0;
+    let analyzes = 0;
     let publishes = 0;
     let publishUp = false;
     analyzeWorker({
       async run(ctx) {
-        analyses += 1;
+        analyzes += 1;
         await outputs.put(ctx.runId, { manifest: { ok: true }, blobs: [new Uint8Array([1, 2, 3])] });
         await ctx.note({ studyKey: hashStudyUid(UID) });
         return { end: { next: 'publish' } };
@@ -185,7 +185,7 @@ describe('runs on real Redis and BullMQ', () => {
     expect(replayed).toEqual([{ jobId, replayed: jobId, stage: 'publish' }]);
     const done = await waitFor(() => runs.get(jobId), (r) => r?.state === 'completed');
     expect(done).toMatchObject({ outcome: 'published', errorCode: null });
-    expect(analyses).toBe(1);
+    expect(analyzes).toBe(1);
     expect(publishes).toBe(2);
     expect(done!.attempts.map((a) => [a.stage, a.attempt, a.outcome])).toEqual([['analyze', 1, 'completed'], ['publish', 1, 'failed'], ['publish', 2, 'completed']]);
     expect(done!.events.map((e) => e.type)).toEqual(['dead-lettered', 'replayed']);
@@ -231,7 +231,7 @@ describe('runs on real Redis and BullMQ', () => {
       },
     }, { concurrency: 2 });
     const enqueue = producer();
-    // Different dedup ids (ImagingStudy id vs UID): BullMQ cannot fold them, the lock must serialise them.
+    // Different dedup ids (ImagingStudy id vs UID): BullMQ cannot fold them, the lock must serialize them.
     const a = await enqueue({ study: { imagingStudyId: 'is-1' }, trigger: 'fhir-notification' });
     await waitFor(async () => order.length, (n) => n === 1);
     const b = await enqueue({ study: { studyInstanceUid: UID }, trigger: 'api' });

@@ -1,5 +1,6 @@
 // The Authorization header value for a DICOMweb server. A bearer token may come from a function so that
 // a caller can refresh short-lived tokens without rebuilding the client.
+import { basicAuthorization } from '../../shared/basic-auth.ts';
 
 export type DicomwebAuth =
   | { type: 'bearer'; token: string | (() => string | Promise<string>) }
@@ -11,5 +12,5 @@ export async function buildAuthHeader(auth: DicomwebAuth | undefined): Promise<s
     const token = typeof auth.token === 'function' ? await auth.token() : auth.token;
     return `Bearer ${token}`;
   }
-  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+  return basicAuthorization(auth.username, auth.password);
 }

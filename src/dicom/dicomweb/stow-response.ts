@@ -1,14 +1,9 @@
-// Interprets a STOW-RS answer per instance (PS3.18 10.5.3). The HTTP status only summarises: 200 all
+// Interprets a STOW-RS answer per instance (PS3.18 10.5.3). The HTTP status only summarizes: 200 all
 // stored, 202 some stored or stored with warnings, 409 none stored, and Orthanc answers 400 while still
 // storing the valid instances of a mixed request. So every sent instance is looked up in the body's
 // Referenced SOP Sequence (with Warning Reason) and Failed SOP Sequence (with Failure Reason).
 import type { DicomJsonDataset } from '../dicom-json.ts';
-
-const REFERENCED_SOP_SEQUENCE = '00081199';
-const FAILED_SOP_SEQUENCE = '00081198';
-const REFERENCED_SOP_INSTANCE_UID = '00081155';
-const FAILURE_REASON = '00081197';
-const WARNING_REASON = '00081196';
+import { Tag } from '../tags.ts';
 
 export type StowOutcome = 'stored' | 'stored-with-warning' | 'failed';
 
@@ -41,12 +36,12 @@ export interface SentInstance {
 export function interpretStowResponse(httpStatus: number, body: DicomJsonDataset | undefined, sent: readonly SentInstance[]): StowResult {
   const referenced = new Map<string, DicomJsonDataset>();
   const failed = new Map<string, DicomJsonDataset>();
-  for (const item of sequenceItems(body, REFERENCED_SOP_SEQUENCE)) {
-    const uid = stringValue(item, REFERENCED_SOP_INSTANCE_UID);
+  for (const item of sequenceItems(body, Tag.ReferencedSOPSequence)) {
+    const uid = stringValue(item, Tag.ReferencedSOPInstanceUID);
     if (uid) referenced.set(uid, item);
   }
-  for (const item of sequenceItems(body, FAILED_SOP_SEQUENCE)) {
-    const uid = stringValue(item, REFERENCED_SOP_INSTANCE_UID);
+  for (const item of sequenceItems(body, Tag.FailedSOPSequence)) {
+    const uid = stringValue(item, Tag.ReferencedSOPInstanceUID);
     if (uid) failed.set(uid, item);
   }
 
@@ -54,12 +49,12 @@ export function interpretStowResponse(httpStatus: number, body: DicomJsonDataset
     const uid = instance.sopInstanceUid;
     const failure = uid ? failed.get(uid) : undefined;
     if (failure) {
-      const reason = reasonCode(failure, FAILURE_REASON);
+      const reason = reasonCode(failure, Tag.FailureReason);
       return { index, sopInstanceUid: uid, outcome: 'failed', ...(reason ? { failureReason: reason } : {}), retryable: isTransientFailure(reason) };
     }
     const reference = uid ? referenced.get(uid) : undefined;
     if (reference) {
-      const warning = reasonCode(reference, WARNING_REASON);
+      const warning = reasonCode(reference, Tag.WarningReason);
       return warning
         ? { index, sopInstanceUid: uid, outcome: 'stored-with-warning', warningReason: warning, retryable: false }
         : { index, sopInstanceUid: uid, outcome: 'stored', retryable: false };

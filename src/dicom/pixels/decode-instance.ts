@@ -8,7 +8,7 @@ import { splitFrames } from './encapsulated-frames.ts';
 import { decodeJpegLossless } from './jpeg-lossless.ts';
 import { readPart10, type DicomDataset } from './read-part10.ts';
 import { decodeRleFrame } from './rle.ts';
-import { TAG } from './tags.ts';
+import { TAG } from '../tags.ts';
 import { describeTransferSyntax, type PixelCodec } from './transfer-syntax.ts';
 
 interface ImageLayout {

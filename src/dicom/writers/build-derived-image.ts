@@ -1,22 +1,25 @@
 // A generated image as Secondary Capture: the single-frame SC Image Storage for one frame, the
 // multi-frame SC classes (grey byte, grey word, true colour) for several. ImageType DERIVED\SECONDARY,
 // Source Image Sequence to the input, labelled AI-generated and research use everywhere a viewer shows.
+import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
+import { TAG, Tag } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, formatDicomDateTime, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
-export const SECONDARY_CAPTURE_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.7';
-export const MULTIFRAME_GRAYSCALE_BYTE_SC = '1.2.840.10008.5.1.4.1.1.7.2';
-export const MULTIFRAME_GRAYSCALE_WORD_SC = '1.2.840.10008.5.1.4.1.1.7.3';
-export const MULTIFRAME_TRUE_COLOR_SC = '1.2.840.10008.5.1.4.1.1.7.4';
+export const SECONDARY_CAPTURE_IMAGE_STORAGE = SOP_CLASS.SecondaryCaptureImageStorage;
+export const MULTIFRAME_GRAYSCALE_BYTE_SC = SOP_CLASS.MultiFrameGrayscaleByteSecondaryCaptureImageStorage;
+export const MULTIFRAME_GRAYSCALE_WORD_SC = SOP_CLASS.MultiFrameGrayscaleWordSecondaryCaptureImageStorage;
+export const MULTIFRAME_TRUE_COLOR_SC = SOP_CLASS.MultiFrameTrueColorSecondaryCaptureImageStorage;
 
 export interface GeneratedImage {
   rows: number;
@@ -82,7 +85,7 @@ function pixelBytes(image: GeneratedImage): Uint8Array {
 }
 
 function sourceLaterality(source: SourceSeries): string[] {
-  const laterality = source.instances.map((i) => i['00200060']?.Value?.[0]).find((v) => typeof v === 'string' && v !== '');
+  const laterality = source.instances.map((i) => i[Tag.Laterality]?.Value?.[0]).find((v) => typeof v === 'string' && v !== '');
   return typeof laterality === 'string' ? [laterality] : [];
 }
 
@@ -96,7 +99,7 @@ const REQUIRED_TYPE2 = [
   'StudyID', 'AccessionNumber', 'SeriesNumber', 'InstanceNumber', 'PatientOrientation',
 ];
 
-/** Builds, validates and serialises a Secondary Capture; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes a Secondary Capture; throws DicomObjectInvalidError when anything is off. */
 export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
   const { image } = input;
   checkImage(image);
@@ -161,7 +164,7 @@ export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
   if (multiFrame) {
     put(ds, 'NumberOfFrames', [image.frames.length]);
     // Frames are pages of one generated result; the page number vector says so.
-    put(ds, 'FrameIncrementPointer', [0x00182001]);
+    put(ds, 'FrameIncrementPointer', [TAG.PageNumberVector]);
     put(ds, 'PageNumberVector', image.frames.map((_, f) => f + 1));
     if (!rgb) put(ds, 'PresentationLUTShape', ['IDENTITY']);
     if (!rgb) {
@@ -175,5 +178,5 @@ export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
 
   requireAttributes(ds, { type1: REQUIRED_TYPE1, type2: REQUIRED_TYPE2 }, 'SC');
   checkValues(ds);
-  return serialise(role, ds, input.source.geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, sopClassUid);
+  return serialize(role, ds, input.source.geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, sopClassUid);
 }

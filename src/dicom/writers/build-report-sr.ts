@@ -1,19 +1,21 @@
 // The model's draft report as an Enhanced SR next to the images: root "Diagnostic imaging report"
 // (LOINC 18748-4), VerificationFlag UNVERIFIED, the algorithm as device observer, the findings text,
 // a research-use notice, and image references to the source.
+import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import type { CodedConcept } from './dataset-elements.ts';
 import { codeItem, item, put, putSequence } from './dataset-elements.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
-export const ENHANCED_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.22';
+export const ENHANCED_SR_STORAGE = SOP_CLASS.EnhancedSRStorage;
 
 const DIAGNOSTIC_IMAGING_REPORT: CodedConcept = { value: '18748-4', scheme: 'LN', meaning: 'Diagnostic imaging report' };
 const OBSERVER_TYPE: CodedConcept = { value: '121005', scheme: 'DCM', meaning: 'Observer Type' };
@@ -64,7 +66,7 @@ function imageReference(frame: SourceFrame): DicomJsonDataset {
   }));
 }
 
-/** Builds, validates and serialises the report SR; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes the report SR; throws DicomObjectInvalidError when anything is off. */
 export function buildReportSR(input: ReportSrInput): DicomResultObject {
   if (!input.reportText.trim()) throw invalid('report text empty');
   const sources = resolveSourceFrames(input.source);
@@ -115,7 +117,7 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_NAME, `${algorithm.modelName} ${algorithm.softwareVersion}`),
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_MANUFACTURER, algorithm.manufacturer),
     text('HAS OBS CONTEXT', DEVICE_OBSERVER_MODEL_NAME, algorithm.modelName),
-    text('CONTAINS', COMMENT, `${RESEARCH_USE_NOTICE}. Draft, not verified by a physician.`),
+    text('CONTAINS', COMMENT, RESEARCH_USE_STATEMENT),
     findings,
     ...frames.map(imageReference),
   ]);
@@ -130,5 +132,5 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
       'Manufacturer'],
   }, 'SR');
   checkValues(ds);
-  return serialise(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, ENHANCED_SR_STORAGE);
+  return serialize(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, ENHANCED_SR_STORAGE);
 }

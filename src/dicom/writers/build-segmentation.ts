@@ -1,7 +1,10 @@
 // Segmentation Storage (PS3.3 A.51) built by hand and validated completely before it is written.
 // dcmjs's own SEG helpers are not used: they map masks to the wrong slice, turn BINARY into
 // FRACTIONAL, throw on a single slice and put the slice spacing where the thickness belongs.
+import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
+import { SOP_CLASS } from '../sop-classes.ts';
+import { TAG } from '../tags.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -9,13 +12,13 @@ import { codeItem, formatDs, item, put, putSequence, tagOf } from './dataset-ele
 import { packBinaryFrames } from './pack-bits.ts';
 import type { DicomResultObject, ResultContext } from './result-common.ts';
 import {
-  RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
+  aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
 import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
 import { checkValues, requireAttributes, sequenceItems } from './validate-dataset.ts';
 
-export const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+export const SEGMENTATION_STORAGE = SOP_CLASS.SegmentationStorage;
 
 /** CID 7162 "Artificial Intelligence", the usual algorithm family for model output. */
 export const ARTIFICIAL_INTELLIGENCE_FAMILY: CodedConcept = { value: '123110', scheme: 'DCM', meaning: 'Artificial Intelligence' };
@@ -245,7 +248,7 @@ function checkBuilt(
   if (!(pixelData instanceof ArrayBuffer) || pixelData.byteLength !== pixelBytes) throw invalid('SEG pixel data size wrong');
 }
 
-/** Builds, validates and serialises a SEG; throws DicomObjectInvalidError when anything is off. */
+/** Builds, validates and serializes a SEG; throws DicomObjectInvalidError when anything is off. */
 export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   const { geometry } = input.source;
   const sources = resolveSourceFrames(input.source);
@@ -309,11 +312,11 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   const dimensionOrganizationUid = deriveDicomUid(input.context.jobKey, `${role}:dimension-organization`);
   putSequence(ds, 'DimensionOrganizationSequence', [item({ DimensionOrganizationUID: dimensionOrganizationUid })]);
   putSequence(ds, 'DimensionIndexSequence', [
-    dimensionIndex(dimensionOrganizationUid, 0x0062000b, 0x0062000a, 'Segment Number'),
+    dimensionIndex(dimensionOrganizationUid, TAG.ReferencedSegmentNumber, TAG.SegmentIdentificationSequence, 'Segment Number'),
     patientSpace
-      ? dimensionIndex(dimensionOrganizationUid, 0x00200032, 0x00209113, 'Image Position Patient')
+      ? dimensionIndex(dimensionOrganizationUid, TAG.ImagePositionPatient, TAG.PlanePositionSequence, 'Image Position Patient')
       // Projection images have no position: the second index is the source slice (in-stack position).
-      : dimensionIndex(dimensionOrganizationUid, 0x00209057, 0x00209111, 'Source Slice'),
+      : dimensionIndex(dimensionOrganizationUid, TAG.InStackPositionNumber, TAG.FrameContentSequence, 'Source Slice'),
   ]);
   // Common Instance Reference
   putSequence(ds, 'ReferencedSeriesSequence', referencedSeries(input, sources));
@@ -321,7 +324,7 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   putCharacterSet(ds);
 
   checkBuilt(ds, frames, input.segments.length, pixelData.byteLength, patientSpace);
-  return serialise(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, SEGMENTATION_STORAGE);
+  return serialize(role, ds, geometry.studyInstanceUid, seriesInstanceUid, sopInstanceUid, SEGMENTATION_STORAGE);
 }
 
 function dimensionIndex(organizationUid: string, pointer: number, group: number, label: string): DicomJsonDataset {

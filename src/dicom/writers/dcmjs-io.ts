@@ -13,6 +13,7 @@ interface DcmjsData {
   DicomDict: new (meta: DicomJsonDataset) => { dict: DicomJsonDataset; write(options?: object): ArrayBuffer };
   DicomMessage: { readFile(buffer: ArrayBuffer, options?: object): { meta: DicomJsonDataset; dict: DicomJsonDataset } };
   DicomMetaDictionary: { nameMap: Record<string, DcmjsDictionaryEntry | undefined> };
+  Colors: { rgb2DICOMLAB(rgb: readonly number[]): number[] };
 }
 
 interface Loglevel {
@@ -36,7 +37,12 @@ export function lookupKeyword(keyword: string): { tag: string; vr: string } | un
   return { tag: entry.tag.replace(/[(),]/g, '').toUpperCase(), vr: entry.vr };
 }
 
-/** Serialises meta + dataset as a Part 10 file in explicit VR little endian (dcmjs sorts tags). */
+/** sRGB (each 0..1) to DICOM-scaled CIELab (0..65535 each, unrounded), by dcmjs's color helpers. */
+export function rgbToDicomLabScaled(rgb: readonly [number, number, number]): number[] {
+  return dcmjs.data.Colors.rgb2DICOMLAB(rgb);
+}
+
+/** Serializes meta + dataset as a Part 10 file in explicit VR little endian (dcmjs sorts tags). */
 export function writePart10(meta: DicomJsonDataset, dataset: DicomJsonDataset): Uint8Array {
   // dcmjs mutates what it writes (it adds accessors); hand it copies so callers keep plain data.
   const dict = new dcmjs.data.DicomDict(structuredClone(meta));

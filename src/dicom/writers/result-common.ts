@@ -3,6 +3,7 @@
 // entry), the AI/research-use labelling, character set and the Part 10 meta header.
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
+import { RESEARCH_USE_LABEL, RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { EXPLICIT_VR_LITTLE_ENDIAN, readPart10, writePart10 } from './dcmjs-io.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -45,8 +46,6 @@ export interface DicomResultObject {
 
 export const IMPLEMENTATION_CLASS_UID = deriveDicomUid('unimedvl-plugin', 'implementation-class');
 
-export const RESEARCH_USE_NOTICE = 'AI-generated, research use only, not for clinical decisions';
-
 /** Series and instance UIDs of one result object. */
 export function deriveResultUids(jobKey: string, role: string): { seriesInstanceUid: string; sopInstanceUid: string } {
   return {
@@ -56,16 +55,22 @@ export function deriveResultUids(jobKey: string, role: string): { seriesInstance
 }
 
 const AI_SERIES_PREFIX = 'AI ';
-const RESEARCH_USE_SUFFIX = ' - research use only';
+const RESEARCH_USE_SUFFIX = ` - ${RESEARCH_USE_LABEL}`;
 
 /** LO-sized series description that always says the content is AI-generated and research use (the suffix survives any `what`). */
 export function aiSeriesDescription(what: string): string {
   return `${AI_SERIES_PREFIX}${what}`.slice(0, 64 - RESEARCH_USE_SUFFIX.length) + RESEARCH_USE_SUFFIX;
 }
 
-/** True for a description aiSeriesDescription made: series selection never analyses our own outputs. */
+/** What other AI results (and this service's earlier series) start their descriptions with. */
+const AI_GENERATED_PREFIX = 'AI-generated';
+
+/**
+ * The one marker of a result series: a description aiSeriesDescription made, or one that starts
+ * "AI-generated". Series selection never analyzes such a series (our own outputs would loop otherwise).
+ */
 export function isAiSeriesDescription(description: string): boolean {
-  return description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX);
+  return description.startsWith(AI_GENERATED_PREFIX) || (description.startsWith(AI_SERIES_PREFIX) && description.endsWith(RESEARCH_USE_SUFFIX));
 }
 
 /**
@@ -136,7 +141,7 @@ export function part10Meta(sopClassUid: string, sopInstanceUid: string): DicomJs
 }
 
 /** Writes Part 10 and reads it back once, so an object dcmjs cannot round-trip is never sent. */
-export function serialise(
+export function serialize(
   role: string, dataset: DicomJsonDataset, studyInstanceUid: string, seriesInstanceUid: string, sopInstanceUid: string,
   sopClassUid: string,
 ): DicomResultObject {

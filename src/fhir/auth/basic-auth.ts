@@ -1,7 +1,8 @@
+import { basicAuthorization } from '../../shared/basic-auth.ts';
 import type { FhirAuth } from './fhir-auth.ts';
 
 /** HTTP Basic (RFC 7617, UTF-8 credentials). */
 export function basicAuth(username: string, password: string): FhirAuth {
-  const header = `Basic ${Buffer.from(`${username}:${password}`, 'utf8').toString('base64')}`;
+  const header = basicAuthorization(username, password);
   return { authorization: async () => header };
 }

@@ -1,6 +1,7 @@
-// SMART Backend Services (client credentials with a private-key JWT assertion), signed with node:crypto.
+// SMART Backend Services (client credentials with a private-key JWT assertion), signed with jose.
 // https://hl7.org/fhir/smart-app-launch/backend-services.html
-import { createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { DependencyUnavailableError, UpstreamHttpError, UpstreamRedirectRefusedError } from '../../shared/errors.ts';
 import type { FhirAuth } from './fhir-auth.ts';
 
@@ -33,24 +34,18 @@ const ASSERTION_LIFETIME_SECONDS = 300;
 const DEFAULT_TOKEN_LIFETIME_SECONDS = 300;
 
 /** Builds the signed client assertion (a compact JWS). Exported for tests and diagnostics. */
-export function createClientAssertion(options: SmartBackendAuthOptions, nowMs: number = Date.now()): string {
+export async function createClientAssertion(options: SmartBackendAuthOptions, nowMs: number = Date.now()): Promise<string> {
   const key = typeof options.privateKey === 'string' ? createPrivateKey(options.privateKey) : options.privateKey;
-  const header = { alg: options.algorithm, typ: 'JWT', ...(options.keyId ? { kid: options.keyId } : {}) };
   const issuedAt = Math.floor(nowMs / 1000);
-  const payload = {
-    iss: options.clientId,
-    sub: options.clientId,
-    aud: options.tokenUrl,
-    iat: issuedAt,
-    exp: issuedAt + ASSERTION_LIFETIME_SECONDS,
-    jti: randomUUID(),
-  };
-  const signingInput = `${base64url(JSON.stringify(header))}.${base64url(JSON.stringify(payload))}`;
-  const signature = options.algorithm === 'RS384'
-    ? sign('sha384', Buffer.from(signingInput), key)
-    // JWS wants the raw r||s form for ECDSA, not DER.
-    : sign('sha384', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
-  return `${signingInput}.${signature.toString('base64url')}`;
+  return new SignJWT({})
+    .setProtectedHeader({ alg: options.algorithm, typ: 'JWT', ...(options.keyId ? { kid: options.keyId } : {}) })
+    .setIssuer(options.clientId)
+    .setSubject(options.clientId)
+    .setAudience(options.tokenUrl)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(issuedAt + ASSERTION_LIFETIME_SECONDS)
+    .setJti(randomUUID())
+    .sign(key);
 }
 
 /** Access tokens from the token endpoint, cached until shortly before they expire; one request at a time. */
@@ -66,7 +61,7 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
       grant_type: 'client_credentials',
       scope: options.scopes.join(' '),
       client_assertion_type: ASSERTION_TYPE,
-      client_assertion: createClientAssertion(options, now()),
+      client_assertion: await createClientAssertion(options, now()),
     });
     let response: Response;
     try {
@@ -114,8 +109,4 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
       cached = undefined;
     },
   };
-}
-
-function base64url(text: string): string {
-  return Buffer.from(text, 'utf8').toString('base64url');
 }

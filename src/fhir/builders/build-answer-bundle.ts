@@ -4,7 +4,8 @@
 import type { Bundle, BundleEntry, Observation, Provenance, Resource } from '@medplum/fhirtypes';
 import { AI_SECURITY_LABEL } from '../ai-label.ts';
 import { PROFILE_URLS } from '../profile-urls.ts';
-import { buildModelDevice, RESEARCH_USE_NOTE } from './build-device.ts';
+import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
+import { buildModelDevice } from './build-device.ts';
 import { OBSERVATION_CATEGORY_SYSTEM } from './build-observations.ts';
 import { buildProvenance } from './build-provenance.ts';
 import type { ModelInput } from './result-input.ts';
@@ -53,7 +54,7 @@ export function buildAnswerBundle(input: AnswerInput): AnswerBundle {
     device: { reference: deviceFullUrl },
     derivedFrom: [{ reference: `ImagingStudy/${input.imagingStudyId}` }],
     valueString: input.answer,
-    note: [{ text: RESEARCH_USE_NOTE }],
+    note: [{ text: RESEARCH_USE_STATEMENT }],
   };
   const provenance = buildProvenance({
     jobKey: input.jobKey,

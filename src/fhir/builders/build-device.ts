@@ -1,9 +1,8 @@
+import { RESEARCH_USE_STATEMENT } from '../../shared/research-use-notice.ts';
 import type { Device } from '@medplum/fhirtypes';
 import { PROFILE_URLS } from '../profile-urls.ts';
 import type { ModelInput } from './result-input.ts';
 import { MODEL_IDENTIFIER_SYSTEM, modelIdentifierValue } from './result-identity.ts';
-
-export const RESEARCH_USE_NOTE = 'Research use only. Not for clinical decisions. Output is AI-generated and preliminary; it has not been reviewed by a clinician.';
 
 /** The Device that stands for the model (one per model name + version, shared by all jobs). */
 export function buildModelDevice(model: ModelInput): Device {
@@ -17,6 +16,6 @@ export function buildModelDevice(model: ModelInput): Device {
     modelNumber: model.name,
     type: { text: 'AI medical vision-language model (software)' },
     version: [{ value: model.version }],
-    note: [{ text: RESEARCH_USE_NOTE }],
+    note: [{ text: RESEARCH_USE_STATEMENT }],
   };
 }

@@ -1,8 +1,9 @@
+import { RESEARCH_USE_LABEL } from '../../shared/research-use-notice.ts';
 import { createHash } from 'node:crypto';
 import type { Attachment, DiagnosticReport } from '@medplum/fhirtypes';
 import { AI_SECURITY_LABEL } from '../ai-label.ts';
 import { PROFILE_URLS } from '../profile-urls.ts';
-import { renderReportHtml } from './render-report-html.ts';
+import { renderPresentedFormHtml } from './render-presented-form.ts';
 import type { AiResultInput } from './result-input.ts';
 import { resultIdentifier } from './result-identity.ts';
 
@@ -27,7 +28,7 @@ export function inlineAttachment(content: string, contentType: string, title: st
 
 /** The preliminary AI report. `resultReferences` and `mediaReferences` are fullUrls in the same Bundle. */
 export function buildDiagnosticReport(input: AiResultInput, links: { resultReferences: string[]; mediaReferences: string[] }): DiagnosticReport {
-  const html = renderReportHtml(input);
+  const html = renderPresentedFormHtml(input);
   return {
     resourceType: 'DiagnosticReport',
     meta: { profile: [PROFILE_URLS.DiagnosticReport], security: [AI_SECURITY_LABEL] },
@@ -35,13 +36,13 @@ export function buildDiagnosticReport(input: AiResultInput, links: { resultRefer
     // A machine never writes `final`: a clinician has to review and sign.
     status: 'preliminary',
     category: [{ coding: [{ system: V2_0074_SYSTEM, code: 'RAD', display: 'Radiology' }] }],
-    code: { coding: [{ ...REPORT_CODE }], text: 'AI preliminary imaging report (research use only)' },
+    code: { coding: [{ ...REPORT_CODE }], text: `AI preliminary imaging report (${RESEARCH_USE_LABEL})` },
     ...(input.imagingStudy.subjectReference ? { subject: { reference: input.imagingStudy.subjectReference } } : {}),
     issued: input.recordedAt,
     imagingStudy: [{ reference: `ImagingStudy/${input.imagingStudy.id}` }],
     ...(links.resultReferences.length ? { result: links.resultReferences.map((reference) => ({ reference })) } : {}),
     ...(links.mediaReferences.length ? { media: links.mediaReferences.map((reference) => ({ link: { reference }, comment: 'AI key image' })) } : {}),
     conclusion: input.reportText,
-    presentedForm: [inlineAttachment(html, 'text/html', 'AI preliminary imaging report (research use only)', input.recordedAt)],
+    presentedForm: [inlineAttachment(html, 'text/html', `AI preliminary imaging report (${RESEARCH_USE_LABEL})`, input.recordedAt)],
   };
 }

@@ -2,7 +2,7 @@ import type { CodeableConcept, Observation } from '@medplum/fhirtypes';
 import { AI_SECURITY_LABEL } from '../ai-label.ts';
 import { PROFILE_URLS } from '../profile-urls.ts';
 import type { CodeInput, DicomObjectInput, FindingInput, MeasurementInput } from './result-input.ts';
-import { DICOM_UID_SYSTEM, resultIdentifier } from './result-identity.ts';
+import { dicomUidIdentifier, resultIdentifier } from './result-identity.ts';
 
 export const UCUM_SYSTEM = 'http://unitsofmeasure.org';
 export const OBSERVATION_CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
@@ -63,7 +63,7 @@ function baseObservation(context: ObservationContext, code: CodeInput, role: str
  */
 function dicomObjectReferences(objects: DicomObjectInput[] | undefined): NonNullable<Observation['derivedFrom']> {
   return (objects ?? []).map((object) => ({
-    identifier: { system: DICOM_UID_SYSTEM, value: `urn:oid:${object.sopInstanceUid}` },
+    identifier: dicomUidIdentifier(object.sopInstanceUid),
     display: `DICOM ${object.kind} instance`,
   }));
 }

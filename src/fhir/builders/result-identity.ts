@@ -1,6 +1,7 @@
 // Stable identities for everything one job writes: identifiers for conditional creates and urn:uuid
 // fullUrls derived from the job key, so building the same job twice gives the same Bundle.
 import type { Identifier } from '@medplum/fhirtypes';
+import { DICOM_UID_SYSTEM, dicomUidValue } from '../../shared/study-uid-identifier.ts';
 import { uuidV5 } from '../../shared/uids.ts';
 import { JOB_IDENTIFIER_SYSTEM } from '../task-status.ts';
 
@@ -9,7 +10,6 @@ export { JOB_IDENTIFIER_SYSTEM };
 export const RESULT_IDENTIFIER_SYSTEM = 'urn:unimedvl-plugin:result';
 /** Identifies a model: value `<name>@<version>`. */
 export const MODEL_IDENTIFIER_SYSTEM = 'urn:unimedvl-plugin:model';
-export const DICOM_UID_SYSTEM = 'urn:dicom:uid';
 
 export function resultIdentifier(jobKey: string, role: string): Identifier {
   return { system: RESULT_IDENTIFIER_SYSTEM, value: `${jobKey}:${role}` };
@@ -29,5 +29,5 @@ export function fullUrlFor(jobKey: string, role: string): string {
 }
 
 export function dicomUidIdentifier(uid: string): Identifier {
-  return { system: DICOM_UID_SYSTEM, value: `urn:oid:${uid}` };
+  return { system: DICOM_UID_SYSTEM, value: dicomUidValue(uid) };
 }

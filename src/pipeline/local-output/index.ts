@@ -3,7 +3,6 @@ export { DEFAULT_MASK_COLOUR, DEFAULT_MASK_OPACITY, blendChannel, renderKeyImage
 export {
   renderReportHtml, type KeyImageRef, type ReportPageInput, type ReportSection, type StudySummaryItem,
 } from './render-report-html.ts';
-export { DRAFT_BANNER } from './research-notice.ts';
 export {
   FHIR_BUNDLE_FILE, REPORT_HTML_FILE, localOutputPaths, writeLocalOutputs, type LocalOutputs, type NamedBytes,
 } from './write-local-outputs.ts';

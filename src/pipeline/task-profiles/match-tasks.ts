@@ -10,18 +10,18 @@ export interface SeriesAttributes {
 /** One task to run on one series, with the name of the profile that asked for it. */
 export type TaskSpec = TaskDefinition & { profile: string };
 
-function normalise(value: string): string {
+function normalize(value: string): string {
   return value.trim().toUpperCase();
 }
 
 function fits(profile: TaskProfile, series: SeriesAttributes): boolean {
   const rule = profile.match;
-  if (!rule.modality.some((m) => normalise(m) === normalise(series.modality))) return false;
+  if (!rule.modality.some((m) => normalize(m) === normalize(series.modality))) return false;
   if (rule.bodyPart) {
-    const bodyPart = series.bodyPartExamined === undefined ? '' : normalise(series.bodyPartExamined);
+    const bodyPart = series.bodyPartExamined === undefined ? '' : normalize(series.bodyPartExamined);
     if (bodyPart === '') {
       if (!rule.allowMissingBodyPart) return false;
-    } else if (!rule.bodyPart.some((b) => normalise(b) === bodyPart)) {
+    } else if (!rule.bodyPart.some((b) => normalize(b) === bodyPart)) {
       return false;
     }
   }

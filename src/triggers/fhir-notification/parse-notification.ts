@@ -11,7 +11,7 @@ export type NotificationRoute =
   | { kind: 'notify' }
   /** PUT /fhir/notify/ImagingStudy/{id} (HAPI with payload): the id in the path wins. */
   | { kind: 'resource-update'; imagingStudyId: string }
-  /** DELETE /fhir/notify/ImagingStudy/{id} (HAPI): acknowledged, nothing to analyse. */
+  /** DELETE /fhir/notify/ImagingStudy/{id} (HAPI): acknowledged, nothing to analyze. */
   | { kind: 'resource-delete'; imagingStudyId: string };
 
 /**
@@ -36,7 +36,7 @@ function parsePostedNotification(input: NotificationInput): ParsedNotification {
   const withSubscription = (parsed: ParsedNotification): ParsedNotification =>
     subscription && !parsed.subscription ? { ...parsed, subscription } : parsed;
 
-  // Medplum deletes: body `{}`, the deleted resource named in a header. Nothing to analyse.
+  // Medplum deletes: body `{}`, the deleted resource named in a header. Nothing to analyze.
   if (header(input, 'x-medplum-interaction') === 'delete' || header(input, 'x-medplum-deleted-resource') !== undefined) {
     return withSubscription({ ...emptyResult('raw-resource'), deleted: true });
   }

@@ -19,3 +19,13 @@ describe('parseMediaType', () => {
     expect(parseMediaType('application/dicom')).toEqual({ essence: 'application/dicom', params: {} });
   });
 });
+
+describe('parseMediaType on what PACSs send', () => {
+  it('reads unquoted type values with a slash, no spaces, and keeps the first of a repeated parameter', () => {
+    expect(parseMediaType('multipart/related;type=application/dicom;boundary=a')).toEqual({
+      essence: 'multipart/related', params: { type: 'application/dicom', boundary: 'a' },
+    });
+    expect(parseMediaType('multipart/related; boundary=first; boundary=second').params.boundary).toBe('first');
+    expect(parseMediaType('application/dicom; transfer-syntax=*').params['transfer-syntax']).toBe('*');
+  });
+});

@@ -23,3 +23,15 @@ describe('readPart10Meta', () => {
     expect(readPart10Meta(new Uint8Array(10))).toBeUndefined();
   });
 });
+
+describe('readPart10Meta on a cut file', () => {
+  it('gives the UIDs read before the cut and never throws', () => {
+    const whole = readFileSync(`${SAMPLES}/CT_small.dcm`);
+    const full = readPart10Meta(whole)!;
+    for (const length of [140, 180, 250, 400]) {
+      const meta = readPart10Meta(whole.subarray(0, length));
+      expect(meta).toBeDefined();
+      for (const [key, value] of Object.entries(meta!)) expect(full[key as keyof typeof full]).toBe(value);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DicomParseError } from '../../../src/shared/errors.ts';
 import { readPart10 } from '../../../src/dicom/pixels/read-part10.ts';
-import { TAG } from '../../../src/dicom/pixels/tags.ts';
+import { TAG } from '../../../src/dicom/tags.ts';
 import { ensureFixtures, type FixturePaths } from '../../support/fixtures.ts';
 
 let fixtures: FixturePaths;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Observation } from '@medplum/fhirtypes';
 import { buildAiResultBundle } from '../../../src/fhir/builders/build-result-bundle.ts';
-import { RESEARCH_USE_BANNER } from '../../../src/fhir/builders/render-report-html.ts';
+import { RESEARCH_USE_STATEMENT } from '../../../src/shared/research-use-notice.ts';
 import { hasAiLabel } from '../../../src/fhir/ai-label.ts';
 import { createResourceValidator } from '../../../src/fhir/validate-resource.ts';
 import { EXAMPLE_INPUT } from '../../../fhir-profiles/build/examples.ts';
@@ -51,7 +51,7 @@ describe('buildAiResultBundle', () => {
     expect(form.size).toBe(bytes.length);
     expect(form.hash).toBe(createHash('sha1').update(bytes).digest('base64'));
     const html = bytes.toString('utf8');
-    expect(html).toContain(RESEARCH_USE_BANNER);
+    expect(html).toContain(RESEARCH_USE_STATEMENT);
     expect(html).toContain('No focal lesion is seen.');
   });
 
@@ -78,7 +78,7 @@ describe('buildAiResultBundle', () => {
   it('labels every AI-made resource AIAST and describes the model as a research-use Device', () => {
     for (const resource of [resources.report, ...resources.observations, ...resources.media]) expect(hasAiLabel(resource)).toBe(true);
     expect(resources.device).toMatchObject({ manufacturer: 'UniMedVL authors', deviceName: [{ name: 'UniMedVL', type: 'model-name' }], version: [{ value: '1.0.0' }] });
-    expect(resources.device.note?.[0]?.text).toMatch(/Research use only/);
+    expect(resources.device.note?.[0]?.text).toBe(RESEARCH_USE_STATEMENT);
   });
 
   it('has a Provenance: targets the results, agent the Device, entities the study and the prompt', () => {

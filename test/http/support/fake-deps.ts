@@ -75,16 +75,21 @@ export class MemoryNotificationLog implements NotificationLog {
   }
 }
 
-/** enqueueStudy that records each request and folds repeats of the same study into one job id. */
+/**
+ * enqueueStudy that records each request and folds repeats of the same study into one job id. A study
+ * key in `running` stands for a study whose run is active: a repeat schedules one rerun, as BullMQ folding does.
+ */
 export class RecordingEnqueue {
   readonly calls: StudyRequest[] = [];
+  readonly running = new Set<string>();
   failWith: Error | undefined;
   readonly enqueueStudy = async (request: StudyRequest): Promise<EnqueueResult> => {
     if (this.failWith) throw this.failWith;
     this.calls.push(request);
     const key = request.study.imagingStudyId ?? request.study.studyInstanceUid ?? 'none';
     const first = this.calls.findIndex((c) => (c.study.imagingStudyId ?? c.study.studyInstanceUid ?? 'none') === key);
-    return { jobId: `job-${first + 1}`, created: first === this.calls.length - 1, rerunScheduled: false };
+    const created = first === this.calls.length - 1;
+    return { jobId: `job-${first + 1}`, created, rerunScheduled: !created && this.running.has(key) };
   };
 }
 

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  DRAFT_BANNER, blendChannel, localOutputPaths, renderKeyImagePng, renderReportHtml, writeLocalOutputs, type ReportPageInput,
+  blendChannel, localOutputPaths, renderKeyImagePng, renderReportHtml, writeLocalOutputs, type ReportPageInput,
 } from '../../../src/pipeline/local-output/index.ts';
+import { RESEARCH_USE_STATEMENT } from '../../../src/shared/research-use-notice.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'local-output-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,13 +86,10 @@ describe('renderReportHtml', () => {
   const html = renderReportHtml(page);
 
   it('shows the research-use banner prominently, before the report', () => {
-    expect(DRAFT_BANNER).toBe(
-      'AI-generated draft — research use only, not for clinical decisions — preliminary, requires review by a qualified clinician',
-    );
     const banner = html.indexOf(`<p class="banner" role="note">`);
     expect(banner).toBeGreaterThan(html.indexOf('<body>'));
-    expect(html.indexOf(DRAFT_BANNER)).toBeGreaterThan(banner);
-    expect(html.indexOf(DRAFT_BANNER)).toBeLessThan(html.indexOf('Report draft'));
+    expect(html.indexOf(RESEARCH_USE_STATEMENT)).toBeGreaterThan(banner);
+    expect(html.indexOf(RESEARCH_USE_STATEMENT)).toBeLessThan(html.indexOf('Report draft'));
   });
 
   it('escapes report text, captions and summary values; keeps whitespace', () => {

@@ -7,7 +7,7 @@ import { DEFAULT_TASK_PROFILES, matchTasks } from '../../../src/pipeline/task-pr
 
 // The committed demo study (scripts/make-sample-study.py) against the default profiles: every series
 // gets the tasks README.md promises.
-const dir = fileURLToPath(new URL('../../fixtures/sample-study/', import.meta.url));
+const dir = fileURLToPath(new URL('../../../samples/sample-study/', import.meta.url));
 const TAG = {
   StudyInstanceUID: 0x0020000d, SeriesInstanceUID: 0x0020000e, Modality: 0x00080060,
   BodyPartExamined: 0x00180015, SeriesDescription: 0x0008103e, PatientName: 0x00100010, PatientID: 0x00100020,

@@ -2,7 +2,7 @@ import type { Volume } from '../dicom/volume.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Engine } from '../model/types.ts';
 import { createHash } from 'node:crypto';
-import type { AnalysedSeries } from './assemble-results.ts';
+import type { AnalyzedSeries } from './assemble-results.ts';
 import type { PriorImages } from './find-prior-study.ts';
 import { runSeriesTasks } from './run-series-tasks.ts';
 import { matchTasks, type TaskProfiles } from './task-profiles/index.ts';
@@ -19,12 +19,12 @@ export interface SeriesInput {
  * Runs the task profiles' tasks on every series; series that no profile matches are left out. The
  * generation seed comes from the job key, so a retry generates the same masks and images.
  */
-export async function analyseSeries(
+export async function analyzeSeries(
   series: readonly SeriesInput[],
   options: { engine: Engine; profiles: TaskProfiles; jobKey: string; signal?: AbortSignal; onProgress?: (fraction: number) => void },
-): Promise<AnalysedSeries[]> {
+): Promise<AnalyzedSeries[]> {
   const seed = createHash('sha256').update(options.jobKey).digest().readUInt32LE(0);
-  const analysed: AnalysedSeries[] = [];
+  const analyzed: AnalyzedSeries[] = [];
   for (const [index, s] of series.entries()) {
     const tasks = matchTasks(options.profiles, {
       modality: s.volume.modality,
@@ -39,7 +39,7 @@ export async function analyseSeries(
       ...(options.signal ? { signal: options.signal } : {}),
       onProgress: (fraction) => options.onProgress?.((index + fraction) / series.length),
     });
-    analysed.push({ volume: s.volume, metadata: s.metadata, outcomes });
+    analyzed.push({ volume: s.volume, metadata: s.metadata, outcomes });
   }
-  return analysed;
+  return analyzed;
 }

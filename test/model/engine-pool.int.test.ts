@@ -5,6 +5,7 @@ import { ExecutionProviderUnavailableError, InferenceCancelledError, InferenceWo
 import { createEngine, type InThreadEngine } from '../../src/model/engine.ts';
 import { createEnginePool, type EnginePool } from '../../src/model/engine-pool.ts';
 import type { StepEvent, TokenEvent } from '../../src/model/types.ts';
+import { CRASH_PROMPTS } from './support/crash-prompts.ts';
 import { readF32, readJson, readPng, readU8, TINY_DIR } from './support/reference-fixtures.ts';
 
 const input = readPng('input.png');
@@ -12,6 +13,7 @@ const understandRef = readJson('understand.json');
 const t2iRef = readJson('t2i.json');
 let pool: EnginePool;
 let local: InThreadEngine;
+let autoProvider: string;
 const logs: Array<{ level: string; msg: string }> = [];
 const logger = {
   info: (_o: unknown, msg?: string) => logs.push({ level: 'info', msg: String(msg) }),
@@ -21,10 +23,15 @@ const logger = {
 
 beforeAll(async () => {
   pool = await createEnginePool({
-    modelDir: TINY_DIR, provider: 'auto', workers: 2, logger: logger as never, testHooks: true,
+    modelDir: TINY_DIR, provider: 'auto', workers: 2, logger: logger as never,
+    workerScript: new URL('./support/crashing-inference-worker.ts', import.meta.url),
     limits: { maxNewTokens: 64, maxSteps: 60, maxImages: 2 },
   });
   local = await createEngine({ modelDir: TINY_DIR, provider: 'cpu', verifyHashes: false });
+  // what 'auto' gives on this machine (CUDA or the CPU), found without the pool
+  const probe = await createEngine({ modelDir: TINY_DIR, provider: 'auto', verifyHashes: false });
+  autoProvider = probe.modelInfo().provider;
+  await probe.close();
 });
 afterAll(async () => {
   await pool?.close();
@@ -32,15 +39,22 @@ afterAll(async () => {
 });
 
 describe('engine pool', () => {
-  it("starts its workers from TypeScript source, resolving 'auto' to the CPU with a log line", () => {
+  it("starts its workers from TypeScript source, resolving 'auto' as the in-thread engine does (a log line when it falls back)", () => {
     expect(pool.workerThreadIds()).toHaveLength(2);
-    expect(pool.modelInfo()).toMatchObject({ name: 'unimedvl-tiny', provider: 'cpu' });
-    expect(logs.some((l) => l.level === 'warn' && /falling back to CPU/.test(l.msg))).toBe(true);
+    expect(pool.modelInfo()).toMatchObject({ name: 'unimedvl-tiny', provider: autoProvider });
+    expect(logs.some((l) => l.level === 'warn' && /falling back to CPU/.test(l.msg))).toBe(autoProvider === 'cpu');
   });
 
-  it("refuses to start on 'cuda' without the CUDA provider, with a clear error and no crash", async () => {
-    const error = await createEnginePool({ modelDir: TINY_DIR, provider: 'cuda', workers: 2, verifyHashes: false }).then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
+  it("on 'cuda' starts on CUDA where 'auto' found it, else refuses with a clear error and no crash", async () => {
+    const started = await createEnginePool({ modelDir: TINY_DIR, provider: 'cuda', workers: 1, verifyHashes: false }).then(
+      (cudaPool) => cudaPool, (e: unknown) => e,
+    );
+    if (autoProvider === 'cuda') {
+      expect((started as EnginePool).modelInfo().provider).toBe('cuda');
+      await (started as EnginePool).close();
+    } else {
+      expect(started).toBeInstanceOf(ExecutionProviderUnavailableError);
+    }
     expect(pool.workerThreadIds()).toHaveLength(2); // the running pool is untouched
   });
 
@@ -103,7 +117,7 @@ describe('engine pool', () => {
 
   it.each(['throw', 'exit'] as const)('survives a worker that dies (%s): the request fails, the worker is replaced', async (mode) => {
     const before = pool.workerThreadIds();
-    await expect(pool.crashWorkerForTest(mode)).rejects.toBeInstanceOf(InferenceWorkerCrashedError);
+    await expect(pool.understand({ prompt: CRASH_PROMPTS[mode], maxNewTokens: 3 })).rejects.toBeInstanceOf(InferenceWorkerCrashedError);
     await expect.poll(() => pool.workerThreadIds().length, { timeout: 30_000 }).toBe(2);
     expect(pool.workerThreadIds()).not.toEqual(before);
     const results = await Promise.all([pool.understand({ prompt: 'a', maxNewTokens: 3 }), pool.understand({ prompt: 'b', maxNewTokens: 3 })]);

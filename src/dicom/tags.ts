@@ -1,0 +1,68 @@
+// The one tag vocabulary: every attribute the service reads by tag, keyed by its DICOM keyword (a test
+// checks each against dcmjs's dictionary). `Tag` gives DICOM JSON keys (PS3.18 F.2, 8 upper-case hex
+// digits); `TAG` the same tags as numbers (group << 16 | element) for the Part 10 reader.
+
+export const Tag = {
+  MediaStorageSOPClassUID: '00020002',
+  MediaStorageSOPInstanceUID: '00020003',
+  TransferSyntaxUID: '00020010',
+  SpecificCharacterSet: '00080005',
+  SOPClassUID: '00080016',
+  SOPInstanceUID: '00080018',
+  StudyDate: '00080020',
+  Modality: '00080060',
+  ModalitiesInStudy: '00080061',
+  SeriesDescription: '0008103E',
+  WarningReason: '00081196',
+  FailureReason: '00081197',
+  FailedSOPSequence: '00081198',
+  ReferencedSOPSequence: '00081199',
+  ReferencedSOPInstanceUID: '00081155',
+  BodyPartExamined: '00180015',
+  SliceThickness: '00180050',
+  SpacingBetweenSlices: '00180088',
+  PageNumberVector: '00182001',
+  StudyInstanceUID: '0020000D',
+  SeriesInstanceUID: '0020000E',
+  SeriesNumber: '00200011',
+  InstanceNumber: '00200013',
+  ImagePositionPatient: '00200032',
+  ImageOrientationPatient: '00200037',
+  FrameOfReferenceUID: '00200052',
+  Laterality: '00200060',
+  NumberOfStudyRelatedInstances: '00201208',
+  NumberOfSeriesRelatedInstances: '00201209',
+  InStackPositionNumber: '00209057',
+  FrameContentSequence: '00209111',
+  PlanePositionSequence: '00209113',
+  PlaneOrientationSequence: '00209116',
+  SamplesPerPixel: '00280002',
+  PhotometricInterpretation: '00280004',
+  PlanarConfiguration: '00280006',
+  NumberOfFrames: '00280008',
+  Rows: '00280010',
+  Columns: '00280011',
+  PixelSpacing: '00280030',
+  BitsAllocated: '00280100',
+  BitsStored: '00280101',
+  PixelRepresentation: '00280103',
+  WindowCenter: '00281050',
+  WindowWidth: '00281051',
+  RescaleIntercept: '00281052',
+  RescaleSlope: '00281053',
+  PixelMeasuresSequence: '00289110',
+  FrameVOILUTSequence: '00289132',
+  PixelValueTransformationSequence: '00289145',
+  SegmentIdentificationSequence: '0062000A',
+  ReferencedSegmentNumber: '0062000B',
+  SharedFunctionalGroupsSequence: '52009229',
+  PerFrameFunctionalGroupsSequence: '52009230',
+  PixelData: '7FE00010',
+} as const;
+
+export type TagKeyword = keyof typeof Tag;
+
+/** The same tags as numbers (group << 16 | element). */
+export const TAG = Object.fromEntries(
+  Object.entries(Tag).map(([keyword, hex]) => [keyword, Number.parseInt(hex, 16)]),
+) as { readonly [K in TagKeyword]: number };
