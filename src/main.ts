@@ -13,6 +13,7 @@ import { bearerAuth } from './fhir/auth/bearer-auth.ts';
 import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
 import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
+import { installProfiles } from './fhir/install-profiles.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
 import { createResourceValidator } from './fhir/validate-resource.ts';
@@ -76,7 +77,11 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const enqueueStudy = createEnqueueStudy({ queue, redis, runs, memory, debounceMs: config.DEBOUNCE_MS, retention });
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
   const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
-  const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
+  const fhir = fhirClientFromConfig(config);
+  if (fhir && config.FHIR_INSTALL_PROFILES) {
+    const installed = await installProfiles(fhir);
+    logger.info({ profiles: installed.length }, 'fhir profiles installed');
+  }
   const openDicomweb = dicomwebClientCache(config, logger);
   // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
   const stoppers: (() => Promise<void>)[] = [];
@@ -217,6 +222,12 @@ export function engineLimits(config: Config): Partial<EngineLimits> {
     maxSteps: config.MODEL_MAX_STEPS,
     maxOutputSide: config.MODEL_MAX_OUTPUT_SIDE,
   };
+}
+
+/** The FHIR client for FHIR_URL (auth, timeout, profile base from the configuration); none without FHIR_URL. */
+export function fhirClientFromConfig(config: Config): FhirClient | undefined {
+  if (!config.FHIR_URL) return undefined;
+  return createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS, profileBase: config.FHIR_PROFILE_BASE });
 }
 
 /** The FHIR auth scheme the configuration names: SMART Backend Services, else bearer, else basic, else none. */

@@ -21,7 +21,7 @@ function aiLabelled(type: string): DiffElement[] {
 }
 
 function idFor(url: string): string {
-  return url.slice(url.lastIndexOf(':') + 1);
+  return url.slice(url.lastIndexOf('/') + 1);
 }
 
 export const PROFILE_SOURCES: ProfileSource[] = [

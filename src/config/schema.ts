@@ -6,6 +6,9 @@ const optionalSecret = z.preprocess((v) => (v === '' ? undefined : v), z.string(
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const flag = (fallback: boolean) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false']).default(fallback ? 'true' : 'false'))
+    .transform((v) => v === 'true');
 const list = (fallback: string) =>
   z
     .string()
@@ -39,6 +42,10 @@ export const configSchema = z.object({
     'system/ImagingStudy.rs,system/Endpoint.rs,system/Task.cru,system/DiagnosticReport.cru,system/Observation.cru,system/Device.cru,system/Provenance.cru',
   ),
   FHIR_TIMEOUT_MS: int(100, 600_000, 30_000),
+  // Canonical base of our StructureDefinitions: meta.profile of what we write is `<base>/StructureDefinition/<id>`.
+  FHIR_PROFILE_BASE: url.default('https://unimedvl-plugin.github.io/fhir') /* = DEFAULT_PROFILE_BASE (src/fhir; config may not import it) */.transform((v) => v.replace(/\/+$/, '')),
+  // true: store our StructureDefinitions on FHIR_URL at start-up (conditional creates; as `fhir install-profiles`).
+  FHIR_INSTALL_PROFILES: flag(false),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000, 300_000),
   DICOMWEB_POLL_INTERVAL_MS: int(0, 86_400_000, 0),
   DICOMWEB_POLL_STABLE_MS: int(0, 86_400_000, 60_000),
