@@ -13,6 +13,8 @@ import { bearerAuth } from './fhir/auth/bearer-auth.ts';
 import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
 import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
+import { checkFhirPermissions } from './fhir/check-permissions.ts';
+import { defaultSmartScopes } from './fhir/fhir-interactions.ts';
 import { installProfiles } from './fhir/install-profiles.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
@@ -238,7 +240,7 @@ export function fhirAuth(config: Config): FhirAuth | undefined {
       clientId: config.FHIR_SMART_CLIENT_ID,
       privateKey: readFileSync(config.FHIR_SMART_PRIVATE_KEY_FILE, 'utf8'),
       algorithm: config.FHIR_SMART_ALGORITHM,
-      scopes: config.FHIR_SMART_SCOPES,
+      scopes: config.FHIR_SMART_SCOPES ?? defaultSmartScopes({ installProfiles: config.FHIR_INSTALL_PROFILES }),
       ...(config.FHIR_SMART_KEY_ID ? { keyId: config.FHIR_SMART_KEY_ID } : {}),
     });
   }
@@ -281,7 +283,15 @@ function readinessChecks(
   openDicomweb: (base: string) => DicomwebClient,
 ): ReadinessCheck[] {
   const checks: ReadinessCheck[] = [{ dependency: 'redis', check: async () => void (await redis.ping()) }];
-  if (fhir) checks.push({ dependency: 'fhir', check: () => fetchCapabilityStatement(fhir.baseUrl) });
+  if (fhir) {
+    checks.push({
+      dependency: 'fhir',
+      check: async () => {
+        await fetchCapabilityStatement(fhir.baseUrl);
+        await checkFhirPermissions(fhir, { installProfiles: config.FHIR_INSTALL_PROFILES });
+      },
+    });
+  }
   if (config.DICOMWEB_URL) {
     const base = config.DICOMWEB_URL;
     checks.push({ dependency: 'dicomweb', check: () => openDicomweb(base).ping() });

@@ -38,9 +38,8 @@ export const configSchema = z.object({
   FHIR_SMART_PRIVATE_KEY_FILE: z.string().optional(),
   FHIR_SMART_KEY_ID: z.string().optional(),
   FHIR_SMART_ALGORITHM: z.enum(['RS384', 'ES384']).default('RS384'),
-  FHIR_SMART_SCOPES: list(
-    'system/ImagingStudy.rs,system/Endpoint.rs,system/Task.cru,system/DiagnosticReport.cru,system/Observation.cru,system/Device.cru,system/Provenance.cru',
-  ),
+  // Empty: the scopes of every interaction the service makes (src/fhir/fhir-interactions.ts).
+  FHIR_SMART_SCOPES: z.string().optional().transform((s) => s?.split(/[\s,]+/).filter((x) => x.length > 0)).transform((l) => (l?.length ? l : undefined)),
   FHIR_TIMEOUT_MS: int(100, 600_000, 30_000),
   // Canonical base of our StructureDefinitions: meta.profile of what we write is `<base>/StructureDefinition/<id>`.
   FHIR_PROFILE_BASE: url.default('https://unimedvl-plugin.github.io/fhir') /* = DEFAULT_PROFILE_BASE (src/fhir; config may not import it) */.transform((v) => v.replace(/\/+$/, '')),

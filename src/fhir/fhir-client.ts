@@ -42,6 +42,8 @@ export interface FhirClient {
   conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WithId<T>>;
   /** POST a batch or transaction Bundle to the base. */
   transaction(bundle: Bundle): Promise<Bundle>;
+  /** Scopes the credentials were granted, when the auth scheme knows them (SMART); else undefined. */
+  grantedScopes(): Promise<readonly string[] | undefined>;
   /** Delete by id (compensating a half-applied transaction). */
   delete(resourceType: ResourceType, id: string): Promise<void>;
 }
@@ -79,6 +81,7 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   return {
     baseUrl,
     profileBase,
+    grantedScopes: async () => (options.auth?.grantedScopes ? options.auth.grantedScopes() : undefined),
     read: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
       orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>),
     readReference: (reference) => {

@@ -155,6 +155,16 @@ export class UpstreamHttpError extends AppError {
   }
 }
 
+/** The FHIR credentials lack permissions the service needs (readiness); names the missing scopes, nothing else. */
+export class FhirPermissionMissingError extends AppError {
+  readonly code = 'FHIR_PERMISSION_MISSING';
+  readonly httpStatus = 503;
+  readonly issueType = 'forbidden';
+  constructor(readonly missing: readonly string[], options: AppErrorOptions = {}) {
+    super('The FHIR credentials lack permissions this service needs', { ...options, detail: options.detail ?? `missing ${missing.join(' ')}` });
+  }
+}
+
 // --- study processing ------------------------------------------------------------------------------
 
 export class ImagingStudyNotFoundError extends AppError {
