@@ -127,6 +127,12 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
         engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
         profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
         ...(validator ? { fhir: { validator } } : {}),
+        ...(config.FHIR_PERFORMER_REFERENCE || config.FHIR_PERFORMER_NAME ? {
+          performer: {
+            ...(config.FHIR_PERFORMER_REFERENCE ? { reference: config.FHIR_PERFORMER_REFERENCE } : {}),
+            ...(config.FHIR_PERFORMER_NAME ? { display: config.FHIR_PERFORMER_NAME } : {}),
+          },
+        } : {}),
       });
     }
     analyze = createAnalyzeProcessor({

@@ -45,6 +45,9 @@ export const configSchema = z.object({
   FHIR_PROFILE_BASE: url.default('https://unimedvl-plugin.github.io/fhir') /* = DEFAULT_PROFILE_BASE (src/fhir; config may not import it) */.transform((v) => v.replace(/\/+$/, '')),
   // true: store our StructureDefinitions on FHIR_URL at start-up (conditional creates; as `fhir install-profiles`).
   FHIR_INSTALL_PROFILES: flag(false),
+  // DiagnosticReport.performer: the Organization running the AI service (`Organization/<id>` on FHIR_URL) and/or its name.
+  FHIR_PERFORMER_REFERENCE: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^Organization\/[A-Za-z0-9.-]{1,64}$/).optional()),
+  FHIR_PERFORMER_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().max(200).optional()),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000, 300_000),
   DICOMWEB_POLL_INTERVAL_MS: int(0, 86_400_000, 0),
   DICOMWEB_POLL_STABLE_MS: int(0, 86_400_000, 60_000),

@@ -117,7 +117,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     });
     const patient = await fhir.repo.createResource({ resourceType: 'Patient', name: [{ family: 'ZQXPATIENT', given: ['ALPHA'] }] });
     const study = await fhir.repo.createResource<ImagingStudy>({
-      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${patient.id}` },
+      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${patient.id}` }, started: '2026-11-30T08:15:00Z',
+      basedOn: [{ reference: 'ServiceRequest/order-1' }], encounter: { reference: 'Encounter/visit-1' },
       identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${studyUid}` }], endpoint: [{ reference: `Endpoint/${endpoint.id}` }],
     });
     imagingStudyId = study.id!;
@@ -178,9 +179,16 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect(report.meta?.security?.some((c) => c.code === 'AIAST')).toBe(true);
     expect(report.conclusion).toBe(expectedConclusion);
     expect(report.imagingStudy?.[0]?.reference).toBe(`ImagingStudy/${imagingStudyId}`);
+    // US Core: the study's time, orders and encounter carried over; both radiology categories.
+    expect(report.effectiveDateTime).toBe('2026-11-30T08:15:00Z');
+    expect(report.basedOn).toEqual([{ reference: 'ServiceRequest/order-1' }]);
+    expect(report.encounter).toEqual({ reference: 'Encounter/visit-1' });
+    expect(report.category?.flatMap((c) => c.coding ?? []).map((c) => c.code)).toEqual(['RAD', 'LP29684-5']);
     expect(observations).toHaveLength(1);
     expect(observations[0]!.status).toBe('preliminary');
     expect(observations[0]!.valueQuantity?.unit ?? observations[0]!.valueQuantity?.code).toMatch(/mm3|mm2/);
+    expect(observations[0]!.effectiveDateTime).toBe('2026-11-30T08:15:00Z');
+    expect(observations[0]!.code.coding?.some((c) => c.system === 'http://snomed.info/sct' && ['118565006', '42798000'].includes(c.code!))).toBe(true);
     expect(report.result?.map((r) => r.reference)).toEqual([`Observation/${observations[0]!.id}`]);
     expect(devices).toHaveLength(1);
     expect(JSON.stringify(devices[0])).toMatch(/research use/i);
