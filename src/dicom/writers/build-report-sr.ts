@@ -10,7 +10,7 @@ import {
   RESEARCH_USE_NOTICE, aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialise,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
-import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
+import { copyPatientAndStudy, resolveSourceFrames, sourceSeriesLabel } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
 export const ENHANCED_SR_STORAGE = '1.2.840.10008.5.1.4.1.1.88.22';
@@ -85,7 +85,7 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
   put(ds, 'Modality', ['SR']);
   put(ds, 'SeriesInstanceUID', [seriesInstanceUid]);
   put(ds, 'SeriesNumber', [input.context.seriesNumber ?? 9103]);
-  put(ds, 'SeriesDescription', [aiSeriesDescription('draft report')]);
+  put(ds, 'SeriesDescription', [aiSeriesDescription('draft report', sourceSeriesLabel(input.source))]);
   putSequence(ds, 'ReferencedPerformedProcedureStepSequence', []);
   putEquipment(ds, input.context);
   // SR Document General

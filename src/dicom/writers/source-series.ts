@@ -90,6 +90,18 @@ const COPIED_OPTIONAL = ['IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequen
   'ClinicalTrialSponsorName', 'ClinicalTrialProtocolID', 'ClinicalTrialProtocolName', 'ClinicalTrialSiteID',
   'ClinicalTrialSiteName', 'ClinicalTrialSubjectID', 'ClinicalTrialSubjectReadingID'];
 
+/** Number and description of the source series (for result series descriptions), from its first instance. */
+export function sourceSeriesLabel(source: SourceSeries): { seriesNumber?: string; seriesDescription?: string } {
+  const first = source.instances[0];
+  if (!first) return {};
+  const number = first[tagOf('SeriesNumber')]?.Value?.[0];
+  const description = firstString(first, Tag.SeriesDescription);
+  return {
+    ...(typeof number === 'number' || (typeof number === 'string' && number.trim()) ? { seriesNumber: String(number).trim() } : {}),
+    ...(description?.trim() ? { seriesDescription: description.trim() } : {}),
+  };
+}
+
 /** Patient + General Study + Patient Study modules of the source, as elements of the result dataset. */
 export function copyPatientAndStudy(source: SourceSeries): DicomJsonDataset {
   const first = source.instances.find(
