@@ -74,7 +74,8 @@ export function aiSeriesDescription(what: string, source?: SourceSeriesLabel): s
   const room = 64 - RESEARCH_USE_SUFFIX.length;
   const head = `${AI_SERIES_PREFIX}${what}`.slice(0, room);
   const number = source?.seriesNumber?.trim();
-  const description = source?.seriesDescription?.replace(/[\\\x00-\x1f]/g, ' ').replace(/\s+/g, ' ').trim();
+  // A backslash would split the LO value in two; other control characters are not allowed in LO.
+  const description = [...(source?.seriesDescription ?? '')].map((c) => (c === '\\' || c < ' ' ? ' ' : c)).join('').replace(/\s+/g, ' ').trim();
   const of = number ? ` of series ${number}` : description ? ' of series' : '';
   let text = head;
   if (of && head.length + of.length <= room) {
