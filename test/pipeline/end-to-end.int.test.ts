@@ -24,7 +24,8 @@ import { randomDicomUid } from '../support/orthanc-files.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
 import { openTestRedis } from '../support/redis.ts';
 import { settledStudyRuns, waitForRun } from '../support/service-probe.ts';
-import { unexpectedWarnings, ALLOWED_SC_WARNINGS } from '../dicom/writers/allowed-warnings.ts';
+import { unexpectedWarnings, ALLOWED_DCENTVFY_WARNINGS, ALLOWED_SC_WARNINGS } from '../dicom/writers/allowed-warnings.ts';
+import { dcentvfy } from '../support/dcentvfy.ts';
 import { startTokenServer, type TokenServer } from '../fhir/auth/smart-token-server.ts';
 
 // The whole flow with every party real: a notification about an ImagingStudy ends with a preliminary
@@ -95,7 +96,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
       cpSync(join('test/fixtures/sample-study', name), path);
       execFileSync('dcmodify', ['-nb', '-gin', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`,
         '-m', `(0010,0010)=${FIXTURE_PATIENT.name}`, '-m', `(0010,0020)=${FIXTURE_PATIENT.id}`,
-        '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`, path]);
+        '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`,
+        '-i', '(0010,1030)=0.000000', path]);
       files.push(path);
     }
     [orthanc, fhir] = await Promise.all([startOrthanc(), startFhirServer({ scopesOf: (header) => tokens.scopesOf(header) })]);
@@ -208,14 +210,23 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     const modalities = series.map((s) => s.modality).sort();
     expect(modalities).toEqual(['CT', 'OT', 'SEG', 'SR']);
     const client = createDicomwebClient({ baseUrl: orthanc.baseUrl });
-    for (const s of series.filter((x) => x.modality !== 'CT')) {
+    const files: string[] = [];
+    for (const s of series) {
       for await (const part of client.retrieveSeries(studyUid, s.uid)) {
+        const path = join(work, `stored-${files.length}.dcm`);
+        writeFileSync(path, part.bytes);
+        files.push(path);
+        if (s.modality === 'CT') continue;
         const result = await dciodvfy(part.bytes);
         expect(result.errors, s.modality).toEqual([]);
         expect(unexpectedWarnings(result.warnings, s.modality === 'OT' ? ALLOWED_SC_WARNINGS : undefined), s.modality).toEqual([]);
       }
     }
     await client.close();
+    // Source and results form one consistent study: PatientWeight keeps its stored `0.000000` through WADO-RS JSON.
+    const entities = await dcentvfy(files);
+    expect(entities.errors, entities.output).toEqual([]);
+    expect(unexpectedWarnings(entities.warnings, ALLOWED_DCENTVFY_WARNINGS), entities.output).toEqual([]);
   });
 
   it('when the study changed, analyses it once more and, after a 503 on the FHIR write, publishes again without the model: one of each', async () => {

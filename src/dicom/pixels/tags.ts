@@ -4,6 +4,8 @@ export const TAG = {
   SOPInstanceUID: 0x00080018,
   Modality: 0x00080060,
   SeriesDescription: 0x0008103e,
+  PatientSize: 0x00101020,
+  PatientWeight: 0x00101030,
   BodyPartExamined: 0x00180015,
   SliceThickness: 0x00180050,
   SpacingBetweenSlices: 0x00180088,
