@@ -46,4 +46,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ FHIR_INSTALL_PROFILES: 'true' }).FHIR_INSTALL_PROFILES).toBe(true);
     expect(() => loadConfig({ FHIR_INSTALL_PROFILES: 'yes' })).toThrow(ConfigInvalidError);
   });
+
+  it('FHIR_SMART_SCOPES: unset means the derived defaults (undefined here); a list splits on spaces or commas', () => {
+    expect(loadConfig({}).FHIR_SMART_SCOPES).toBeUndefined();
+    expect(loadConfig({ FHIR_SMART_SCOPES: '' }).FHIR_SMART_SCOPES).toBeUndefined();
+    expect(loadConfig({ FHIR_SMART_SCOPES: 'system/Task.cus system/Media.cuds,system/Device.cs' }).FHIR_SMART_SCOPES)
+      .toEqual(['system/Task.cus', 'system/Media.cuds', 'system/Device.cs']);
+  });
 });
