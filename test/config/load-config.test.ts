@@ -53,4 +53,9 @@ describe('loadConfig', () => {
     expect(loadConfig({ FHIR_SMART_SCOPES: 'system/Task.cus system/Media.cuds,system/Device.cs' }).FHIR_SMART_SCOPES)
       .toEqual(['system/Task.cus', 'system/Media.cuds', 'system/Device.cs']);
   });
+
+  it('FHIR_PERFORMER_REFERENCE must name an Organization', () => {
+    expect(loadConfig({ FHIR_PERFORMER_REFERENCE: 'Organization/rad-1' }).FHIR_PERFORMER_REFERENCE).toBe('Organization/rad-1');
+    expect(() => loadConfig({ FHIR_PERFORMER_REFERENCE: 'Practitioner/1' })).toThrow(ConfigInvalidError);
+  });
 });

@@ -60,6 +60,11 @@ describe('US Core-derived rules', () => {
     expect(fails((r) => r.code.coding.splice(1, 1))).toMatch(/SNOMED CT, LOINC or RadLex/);
   });
 
+  it('a performer known only by name (FHIR_PERFORMER_NAME alone) is valid too', () => {
+    const { bundle: b } = buildAiResultBundle({ ...EXAMPLE_INPUT, performer: { display: 'Radiology AI service' } });
+    expect(() => validator.assertValidBundle(b)).not.toThrow();
+  });
+
   it('without a study time the results are effective when they were made (US Core needs one)', () => {
     const { resources: r } = buildAiResultBundle({ ...EXAMPLE_INPUT, imagingStudy: { id: 'example-study', subjectReference: 'Patient/example' } });
     expect(r.report.effectiveDateTime).toBe(EXAMPLE_INPUT.recordedAt);

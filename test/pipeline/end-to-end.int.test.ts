@@ -76,6 +76,7 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     RETRY_FIRST_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu',
     TASK_PROFILES_FILE: join(work, 'profiles.yaml'),
     FHIR_SMART_TOKEN_URL: tokens.tokenUrl, FHIR_SMART_CLIENT_ID: 'unimedvl', FHIR_SMART_PRIVATE_KEY_FILE: join(work, 'smart-key.pem'),
+    FHIR_PERFORMER_REFERENCE: 'Organization/radiology-ai', FHIR_PERFORMER_NAME: 'Radiology AI service',
   });
   const logger = createLogger({
     level: 'debug',
@@ -185,6 +186,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect(report.effectiveDateTime).toBe('2026-11-30T08:15:00Z');
     expect(report.basedOn).toEqual([{ reference: 'ServiceRequest/order-1' }]);
     expect(report.encounter).toEqual({ reference: 'Encounter/visit-1' });
+    expect(report.performer).toEqual([{ reference: 'Organization/radiology-ai', display: 'Radiology AI service' }]);
+    expect(report.resultsInterpreter).toBeUndefined();
     expect(report.category?.flatMap((c) => c.coding ?? []).map((c) => c.code)).toEqual(['RAD', 'LP29684-5']);
     expect(observations).toHaveLength(1);
     expect(observations[0]!.status).toBe('preliminary');
