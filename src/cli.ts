@@ -12,6 +12,7 @@ Commands:
                         analyze a folder of DICOM files locally, no servers needed
   analyze --study UID --dicomweb URL [--fhir URL]
                         enqueue nothing: analyze one study from a DICOMweb server now
+  fhir install-profiles store our StructureDefinitions on FHIR_URL (conditional creates)
   models check [DIR]    verify a model bundle (checksums, graph I/O, execution providers)
   demo                  run the local analysis on the bundled sample with the tiny model
 
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
     case 'api':
     case 'worker':
       return runService(command);
+    case 'fhir':
+      return (await import('./cli/fhir-command.ts')).runFhirCommand(rest);
     case 'models':
       return (await import('./cli/models-command.ts')).runModelsCommand(rest);
     case 'analyze':

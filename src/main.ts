@@ -15,6 +15,9 @@ import { bearerAuth } from './fhir/auth/bearer-auth.ts';
 import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
 import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
+import { checkFhirPermissions } from './fhir/check-permissions.ts';
+import { defaultSmartScopes } from './fhir/fhir-interactions.ts';
+import { installProfiles } from './fhir/install-profiles.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import { readAskTask, searchRequestedAskTasks, takeAskTask } from './fhir/ask-tasks.ts';
 import type { ReadinessCheck } from './http/app-deps.ts';
@@ -87,7 +90,11 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const enqueueStudy = createEnqueueStudy({ queue, redis, runs, memory, debounceMs: config.DEBOUNCE_MS, retention });
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
   const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
-  const fhir = config.FHIR_URL ? createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS }) : undefined;
+  const fhir = fhirClientFromConfig(config);
+  if (fhir && config.FHIR_INSTALL_PROFILES) {
+    const installed = await installProfiles(fhir);
+    logger.info({ profiles: installed.length }, 'fhir profiles installed');
+  }
   // Shutdown order: stop intake (HTTP), let the worker finish, then release what the worker used.
   const stoppers: (() => Promise<void>)[] = [];
   const closers: (() => Promise<void>)[] = [];
@@ -130,6 +137,12 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
         engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
         profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
         ...(validator ? { fhir: { validator } } : {}),
+        ...(config.FHIR_PERFORMER_REFERENCE || config.FHIR_PERFORMER_NAME ? {
+          performer: {
+            ...(config.FHIR_PERFORMER_REFERENCE ? { reference: config.FHIR_PERFORMER_REFERENCE } : {}),
+            ...(config.FHIR_PERFORMER_NAME ? { display: config.FHIR_PERFORMER_NAME } : {}),
+          },
+        } : {}),
       });
     }
     analyze = createAnalyzeProcessor({
@@ -250,6 +263,12 @@ export function engineLimits(config: Config): Partial<EngineLimits> {
   };
 }
 
+/** The FHIR client for FHIR_URL (auth, timeout, profile base from the configuration); none without FHIR_URL. */
+export function fhirClientFromConfig(config: Config): FhirClient | undefined {
+  if (!config.FHIR_URL) return undefined;
+  return createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS, profileBase: config.FHIR_PROFILE_BASE });
+}
+
 /** The FHIR auth scheme the configuration names: SMART Backend Services, else bearer, else basic, else none. */
 export function fhirAuth(config: Config): FhirAuth | undefined {
   if (config.FHIR_SMART_TOKEN_URL && config.FHIR_SMART_CLIENT_ID && config.FHIR_SMART_PRIVATE_KEY_FILE) {
@@ -258,7 +277,7 @@ export function fhirAuth(config: Config): FhirAuth | undefined {
       clientId: config.FHIR_SMART_CLIENT_ID,
       privateKey: readFileSync(config.FHIR_SMART_PRIVATE_KEY_FILE, 'utf8'),
       algorithm: config.FHIR_SMART_ALGORITHM,
-      scopes: config.FHIR_SMART_SCOPES,
+      scopes: config.FHIR_SMART_SCOPES ?? defaultSmartScopes({ installProfiles: config.FHIR_INSTALL_PROFILES }),
       ...(config.FHIR_SMART_KEY_ID ? { keyId: config.FHIR_SMART_KEY_ID } : {}),
     });
   }
@@ -293,7 +312,15 @@ function readinessChecks(
   openDicomweb: (base: string) => DicomwebClient,
 ): ReadinessCheck[] {
   const checks: ReadinessCheck[] = [{ dependency: 'redis', check: async () => void (await redis.ping()) }];
-  if (fhir) checks.push({ dependency: 'fhir', check: () => fetchCapabilityStatement(fhir.baseUrl) });
+  if (fhir) {
+    checks.push({
+      dependency: 'fhir',
+      check: async () => {
+        await fetchCapabilityStatement(fhir.baseUrl);
+        await checkFhirPermissions(fhir, { installProfiles: config.FHIR_INSTALL_PROFILES });
+      },
+    });
+  }
   if (config.DICOMWEB_URL) {
     const base = config.DICOMWEB_URL;
     checks.push({ dependency: 'dicomweb', check: () => openDicomweb(base).ping() });

@@ -6,11 +6,19 @@ import { buildTask } from '../../src/fhir/task-status.ts';
 
 export const EXAMPLE_INPUT: AiResultInput = {
   jobKey: '5f0c6b2e-8a51-5d3c-9e47-2b1f0c9d8e7a',
-  imagingStudy: { id: 'example-study', subjectReference: 'Patient/example' },
+  imagingStudy: {
+    id: 'example-study', subjectReference: 'Patient/example', started: '2026-01-15T09:12:00Z',
+    basedOn: ['ServiceRequest/example-order', 'Appointment/example-slot'], encounterReference: 'Encounter/example-visit',
+  },
+  performer: { reference: 'Organization/example-radiology', display: 'Example Hospital Radiology (AI service)' },
   model: { name: 'UniMedVL', version: '1.0.0', manufacturer: 'UniMedVL authors' },
   reportText: 'CT abdomen. The liver is of normal size.\n\nNo focal lesion is seen.',
   prompt: 'Describe the findings of this CT study.',
-  measurements: [{ key: 'liver-volume', code: { system: 'http://snomed.info/sct', code: '10200004', display: 'Liver structure' }, value: 1520000, unit: 'mm3' }],
+  measurements: [{
+    key: 'liver-volume', code: { system: 'urn:unimedvl-plugin:measurement', code: 'segmented-volume', display: 'Segmented volume: Liver' },
+    alsoCoded: [{ system: 'http://snomed.info/sct', code: '118565006', display: 'Volume' }], value: 1520000, unit: 'mm3',
+    bodySite: { system: 'http://snomed.info/sct', code: '10200004', display: 'Liver structure' },
+  }],
   findings: [{ key: 'focal-lesion', code: { system: 'http://snomed.info/sct', code: '300331000', display: 'Focal lesion of liver' }, value: { system: 'http://snomed.info/sct', code: '2667000', display: 'Absent' } }],
   dicomObjects: [{ kind: 'SEG', sopInstanceUid: '2.25.118392813467498227094245235834958310231' }],
   keyImages: [{ key: 'overlay-1', sopInstanceUid: '2.25.227694938210913838457722891233445566778', title: 'Liver segmentation overlay' }],

@@ -21,7 +21,7 @@ function aiLabelled(type: string): DiffElement[] {
 }
 
 function idFor(url: string): string {
-  return url.slice(url.lastIndexOf(':') + 1);
+  return url.slice(url.lastIndexOf('/') + 1);
 }
 
 export const PROFILE_SOURCES: ProfileSource[] = [
@@ -36,12 +36,21 @@ export const PROFILE_SOURCES: ProfileSource[] = [
       // A FHIRPath invariant rather than a pattern: @medplum/core compares patterns on repeating elements as a whole.
       {
         id: 'DiagnosticReport.category', min: 1,
-        constraint: [{ key: 'ai-dr-2', severity: 'error', human: 'Category RAD (v2-0074)', expression: "%resource.category.coding.where(system = 'http://terminology.hl7.org/CodeSystem/v2-0074' and code = 'RAD').exists()" }],
+        constraint: [
+          { key: 'ai-dr-2', severity: 'error', human: 'Category RAD (v2-0074)', expression: "%resource.category.coding.where(system = 'http://terminology.hl7.org/CodeSystem/v2-0074' and code = 'RAD').exists()" },
+          // US Core DiagnosticReport (Report and Note): the LOINC category for radiology beside RAD.
+          { key: 'ai-dr-3', severity: 'error', human: 'Category LP29684-5 Radiology (LOINC), as US Core asks', expression: "%resource.category.coding.where(system = 'http://loinc.org' and code = 'LP29684-5').exists()" },
+        ],
       },
       { id: 'DiagnosticReport.code', patternCodeableConcept: { coding: [{ system: 'http://loinc.org', code: '18748-4' }] } },
-      { id: 'DiagnosticReport.subject', type: ref('Patient', 'Group') },
+      { id: 'DiagnosticReport.basedOn', type: ref('ServiceRequest', 'CarePlan') },
+      { id: 'DiagnosticReport.subject', min: 1, type: ref('Patient', 'Group'), short: 'US Core: 1..1' },
+      { id: 'DiagnosticReport.encounter', type: ref('Encounter') },
+      // US Core us-core-10 asks effective[x] of preliminary reports; ours is the study's time.
+      { id: 'DiagnosticReport.effective[x]', min: 1, type: [{ code: 'dateTime' }], short: 'When the study was made' },
       { id: 'DiagnosticReport.issued', min: 1 },
-      { id: 'DiagnosticReport.performer', max: '0', short: 'R4 does not allow a Device here: see Provenance' },
+      { id: 'DiagnosticReport.performer', type: ref('Organization'), short: 'The organization running the AI service (IHE IMR); R4 allows no Device here' },
+      { id: 'DiagnosticReport.resultsInterpreter', max: '0', short: 'Empty until a clinician reviews and signs' },
       { id: 'DiagnosticReport.result', type: ref('Observation') },
       { id: 'DiagnosticReport.imagingStudy', min: 1 },
       { id: 'DiagnosticReport.conclusion', min: 1 },
@@ -64,7 +73,17 @@ export const PROFILE_SOURCES: ProfileSource[] = [
         id: 'Observation.category', min: 1,
         constraint: [{ key: 'ai-obs-2', severity: 'error', human: 'Category imaging', expression: "%resource.category.coding.where(system = 'http://terminology.hl7.org/CodeSystem/observation-category' and code = 'imaging').exists()" }],
       },
-      { id: 'Observation.subject', type: ref('Patient', 'Group') },
+      {
+        id: 'Observation.code',
+        constraint: [{
+          key: 'ai-obs-3', severity: 'error', human: 'A measurement is coded in SNOMED CT, LOINC or RadLex as well',
+          expression: "%resource.value.ofType(Quantity).exists() implies %resource.code.coding.where(system = 'http://snomed.info/sct' or system = 'http://loinc.org' or system = 'http://radlex.org').exists()",
+        }],
+      },
+      { id: 'Observation.basedOn', type: ref('ServiceRequest', 'CarePlan') },
+      { id: 'Observation.subject', min: 1, type: ref('Patient', 'Group'), short: 'US Core: 1..1' },
+      { id: 'Observation.encounter', type: ref('Encounter') },
+      { id: 'Observation.effective[x]', min: 1, type: [{ code: 'dateTime' }], short: 'US Core: effective[x] when preliminary or final; the study time' },
       { id: 'Observation.issued', min: 1 },
       { id: 'Observation.value[x]', min: 1, type: [{ code: 'Quantity' }, { code: 'CodeableConcept' }, { code: 'string' }] },
       { id: 'Observation.device', min: 1, type: ref('Device') },

@@ -21,6 +21,9 @@ const originCredential = z.union([
   z.strictObject({ token: z.string().min(8) }),
   z.strictObject({ username: z.string(), password: z.string() }),
 ]);
+const flag = (fallback: boolean) =>
+  z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false']).default(fallback ? 'true' : 'false'))
+    .transform((v) => v === 'true');
 const list = (fallback: string) =>
   z
     .string()
@@ -57,10 +60,16 @@ export const configSchema = z.object({
   FHIR_SMART_PRIVATE_KEY_FILE: z.string().optional(),
   FHIR_SMART_KEY_ID: z.string().optional(),
   FHIR_SMART_ALGORITHM: z.enum(['RS384', 'ES384']).default('RS384'),
-  FHIR_SMART_SCOPES: list(
-    'system/ImagingStudy.rs,system/Endpoint.rs,system/Task.cru,system/DiagnosticReport.cru,system/Observation.cru,system/Device.cru,system/Provenance.cru',
-  ),
+  // Empty: the scopes of every interaction the service makes (src/fhir/fhir-interactions.ts).
+  FHIR_SMART_SCOPES: z.string().optional().transform((s) => s?.split(/[\s,]+/).filter((x) => x.length > 0)).transform((l) => (l?.length ? l : undefined)),
   FHIR_TIMEOUT_MS: int(100, 600_000, 30_000),
+  // Canonical base of our StructureDefinitions: meta.profile of what we write is `<base>/StructureDefinition/<id>`.
+  FHIR_PROFILE_BASE: url.default('https://unimedvl-plugin.github.io/fhir') /* = DEFAULT_PROFILE_BASE (src/fhir; config may not import it) */.transform((v) => v.replace(/\/+$/, '')),
+  // true: store our StructureDefinitions on FHIR_URL at start-up (conditional creates; as `fhir install-profiles`).
+  FHIR_INSTALL_PROFILES: flag(false),
+  // DiagnosticReport.performer: the Organization running the AI service (`Organization/<id>` on FHIR_URL) and/or its name.
+  FHIR_PERFORMER_REFERENCE: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^Organization\/[A-Za-z0-9.-]{1,64}$/).optional()),
+  FHIR_PERFORMER_NAME: z.preprocess((v) => (v === '' ? undefined : v), z.string().max(200).optional()),
   RECONCILE_INTERVAL_MS: int(0, 86_400_000, 300_000),
   /** How often FHIR_URL is searched for Tasks with code "ask" (questions from the EHR); 0 = off. */
   ASK_TASK_POLL_INTERVAL_MS: int(0, 86_400_000, 30_000),

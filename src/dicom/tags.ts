@@ -18,6 +18,8 @@ export const Tag = {
   FailedSOPSequence: '00081198',
   ReferencedSOPSequence: '00081199',
   ReferencedSOPInstanceUID: '00081155',
+  PatientSize: '00101020',
+  PatientWeight: '00101030',
   BodyPartExamined: '00180015',
   SliceThickness: '00180050',
   SpacingBetweenSlices: '00180088',

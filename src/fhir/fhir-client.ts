@@ -11,6 +11,7 @@ import {
 } from '../shared/errors.ts';
 import { httpOriginOf } from '../shared/http-origin.ts';
 import type { FhirAuth } from './auth/fhir-auth.ts';
+import { DEFAULT_PROFILE_BASE, rebaseProfiles } from './profile-urls.ts';
 
 type FetchLike = (input: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -22,6 +23,8 @@ export interface FhirClientOptions {
   fetch?: FetchLike;
   /** Per-request timeout; a timeout counts as the server being unavailable. */
   timeoutMs?: number;
+  /** FHIR_PROFILE_BASE: our meta.profile URLs are written under this base (default: the project's). */
+  profileBase?: string;
 }
 
 export type SearchQuery = string | Record<string, string> | URLSearchParams;
@@ -29,6 +32,8 @@ export type SearchQuery = string | Record<string, string> | URLSearchParams;
 export interface FhirClient {
   /** FHIR base URL with a trailing slash. */
   readonly baseUrl: string;
+  /** Base of the profile URLs this client writes (FHIR_PROFILE_BASE). */
+  readonly profileBase: string;
   /** Read by type and id; `undefined` when the server says 404 or 410. */
   read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<WithId<T> | undefined>;
   /** Read a relative (`Endpoint/1`) or absolute reference on this server; `undefined` on 404/410; elsewhere: FhirReferenceNotAllowedError. */
@@ -43,6 +48,10 @@ export interface FhirClient {
   conditionalUpdate<T extends Resource>(resource: T, query: SearchQuery): Promise<WithId<T>>;
   /** POST a batch or transaction Bundle to the base. */
   transaction(bundle: Bundle): Promise<Bundle>;
+  /** Scopes the credentials were granted, when the auth scheme knows them (SMART); else undefined. */
+  grantedScopes(): Promise<readonly string[] | undefined>;
+  /** Delete by id (compensating a half-applied transaction). */
+  delete(resourceType: ResourceType, id: string): Promise<void>;
 }
 
 /** True for errors meaning "the resource is not there" (HTTP 404 or 410). */
@@ -63,6 +72,8 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
   });
   // Every call: no retries inside the client (it would re-POST on 5xx); cacheTime 0 turns its read cache off.
   const once = { maxRetries: 0 };
+  const profileBase = options.profileBase ?? DEFAULT_PROFILE_BASE;
+  const onWire = <T extends Resource>(resource: T): T => rebaseProfiles(resource, profileBase);
 
   async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
     try {
@@ -75,6 +86,8 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
 
   return {
     baseUrl,
+    profileBase,
+    grantedScopes: async () => (options.auth?.grantedScopes ? options.auth.grantedScopes() : undefined),
     read: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
       orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>),
     readReference: async (reference) => {
@@ -95,10 +108,13 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
         page = (await medplum.get(next, { ...once })) as Bundle<WithId<T>>;
       }
     },
-    createIfNoneExist: (resource, ifNoneExist) => medplum.createResourceIfNoneExist(resource, ifNoneExist, { ...once }),
-    update: (resource) => medplum.updateResource(resource, { ...once }),
-    conditionalUpdate: (resource, query) => medplum.upsertResource(resource, query, { ...once }),
-    transaction: (bundle) => medplum.executeBatch(bundle, { ...once }),
+    createIfNoneExist: (resource, ifNoneExist) => medplum.createResourceIfNoneExist(onWire(resource), ifNoneExist, { ...once }),
+    update: (resource) => medplum.updateResource(onWire(resource), { ...once }),
+    conditionalUpdate: (resource, query) => medplum.upsertResource(onWire(resource), query, { ...once }),
+    transaction: (bundle) => medplum.executeBatch(onWire(bundle), { ...once }),
+    delete: async (resourceType, id) => {
+      await medplum.deleteResource(resourceType as ResourceType, id, { ...once });
+    },
   };
 }
 

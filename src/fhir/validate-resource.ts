@@ -135,6 +135,13 @@ function checkOwnRules(resource: Resource, typeOf: TypeOf): ValidationIssue[] {
       if (!hasCoding(resource.category, 'http://terminology.hl7.org/CodeSystem/v2-0074', 'RAD')) issues.push({ path: 'DiagnosticReport.category', rule: 'code', message: 'RAD category missing' });
       if (!hasCoding([resource.code], 'http://loinc.org')) issues.push({ path: 'DiagnosticReport.code', rule: 'code', message: 'LOINC code missing' });
       if (resource.subject) expectRef('DiagnosticReport.subject', resource.subject.reference, ['Patient', 'Group']);
+      else issues.push({ path: 'DiagnosticReport.subject', rule: 'reference', message: 'US Core: subject required' });
+      if (resource.encounter) expectRef('DiagnosticReport.encounter', resource.encounter.reference, ['Encounter']);
+      (resource.basedOn ?? []).forEach((r, i) => expectRef(`DiagnosticReport.basedOn[${i}]`, r.reference, ['ServiceRequest', 'CarePlan']));
+      (resource.performer ?? []).forEach((r, i) => {
+        // A display-only performer names the organization without a resource to point at.
+        if (r.reference) expectRef(`DiagnosticReport.performer[${i}]`, r.reference, ['Organization']);
+      });
       (resource.imagingStudy ?? []).forEach((r, i) => expectRef(`DiagnosticReport.imagingStudy[${i}]`, r.reference, ['ImagingStudy']));
       (resource.result ?? []).forEach((r, i) => expectRef(`DiagnosticReport.result[${i}]`, r.reference, ['Observation']));
       (resource.media ?? []).forEach((m, i) => expectRef(`DiagnosticReport.media[${i}].link`, m.link.reference, ['Media']));
@@ -151,6 +158,9 @@ function checkOwnRules(resource: Resource, typeOf: TypeOf): ValidationIssue[] {
       }
       expectRef('Observation.device', resource.device?.reference, ['Device']);
       if (resource.subject) expectRef('Observation.subject', resource.subject.reference, ['Patient', 'Group']);
+      else issues.push({ path: 'Observation.subject', rule: 'reference', message: 'US Core: subject required' });
+      if (resource.encounter) expectRef('Observation.encounter', resource.encounter.reference, ['Encounter']);
+      (resource.basedOn ?? []).forEach((r, i) => expectRef(`Observation.basedOn[${i}]`, r.reference, ['ServiceRequest', 'CarePlan']));
       if (!(resource.derivedFrom ?? []).some((r) => typeOf(r.reference) === 'ImagingStudy')) issues.push({ path: 'Observation.derivedFrom', rule: 'reference', message: 'must include the ImagingStudy' });
       break;
     }

@@ -1,3 +1,4 @@
+import { firstString } from '../dicom/dicom-json.ts';
 import { buildAiResultBundle } from '../fhir/builders/build-result-bundle.ts';
 import type { ResourceValidator } from '../fhir/validate-resource.ts';
 import type { Codecs } from '../dicom/pixels/index.ts';
@@ -39,6 +40,9 @@ export interface LocalAnalysisSummary {
  * references the study as ImagingStudy/local-<hash>, since no FHIR server is involved), key images
  * with the masks overlaid, and report.html.
  */
+/** (0010,0020) Patient ID. */
+const PATIENT_ID_TAG = '00100020';
+
 export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise<LocalAnalysisSummary> {
   const now = options.now ?? (() => new Date());
   const progress = options.onProgress ?? (() => undefined);
@@ -65,7 +69,9 @@ export async function analyzeLocalFolder(options: LocalAnalysisOptions): Promise
       model: { name: model.name, version: model.version, manufacturer: MODEL_MANUFACTURER },
       recordedAt: createdAt.toISOString(),
     });
-    const { bundle } = buildAiResultBundle(fhirInput);
+    // No FHIR server: the subject is a Patient entry of the bundle, known by the DICOM Patient ID.
+    const patientId = study.series[0]?.metadata[0] ? firstString(study.series[0].metadata[0], PATIENT_ID_TAG) : undefined;
+    const { bundle } = buildAiResultBundle({ ...fhirInput, localPatient: patientId ? { patientId } : {} });
     options.validator.assertValidBundle(bundle);
 
     const dicomFiles = results.dicomObjects.map((o) => ({ name: `${o.role.replace(/[^A-Za-z0-9._-]/g, '-')}.dcm`, bytes: o.bytes }));

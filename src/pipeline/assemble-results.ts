@@ -1,6 +1,6 @@
 import { resultKindOf } from '../dicom/sop-classes.ts';
 import { RESEARCH_USE_LABEL } from '../shared/research-use-notice.ts';
-import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
+import { firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Volume } from '../dicom/volume.ts';
 import { buildDerivedImage } from '../dicom/writers/build-derived-image.ts';
 import { buildReportSR } from '../dicom/writers/build-report-sr.ts';
@@ -24,6 +24,8 @@ export interface AssembledResults {
   reportText: string;
   prompts: string[];
   measurements: MeasurementInput[];
+  /** The DICOM Study Date as a FHIR date (no time: DICOM times carry no zone unless told), when valid. */
+  studyDate?: string;
 }
 
 export interface AssembleContext {
@@ -33,6 +35,9 @@ export interface AssembleContext {
 }
 
 const MEASUREMENT_SYSTEM = 'urn:unimedvl-plugin:measurement';
+// The SNOMED CT properties DICOM uses for these measurements (CID 7469 Generic Intensity and Size Measurements).
+const VOLUME_PROPERTY = { system: 'http://snomed.info/sct', code: '118565006', display: 'Volume' };
+const AREA_PROPERTY = { system: 'http://snomed.info/sct', code: '42798000', display: 'Area' };
 
 /**
  * The DICOM objects and report content of a job, built from the model's outcomes. Builders validate
@@ -99,7 +104,8 @@ export function assembleResults(series: readonly AnalyzedSeries[], context: Asse
   const reportText = reportSections.length === 1
     ? reportSections[0]!.text
     : reportSections.map((section) => `${section.heading}:\n${section.text}`).join('\n\n');
-  return { dicomObjects, reportSections, reportText, prompts: [...new Set(prompts)], measurements };
+  const studyDate = fhirDateOf(series[0]?.metadata[0] ? firstString(series[0].metadata[0], Tag.StudyDate) : undefined);
+  return { dicomObjects, reportSections, reportText, prompts: [...new Set(prompts)], measurements, ...(studyDate ? { studyDate } : {}) };
 }
 
 /** Segmented area on the processed slices (mm2), or the volume (mm3) when every slice of a volume was segmented. */
@@ -116,6 +122,7 @@ function measureSegmentation(outcome: SegmentationOutcome, volume: Volume, key: 
     return {
       key,
       code: { system: MEASUREMENT_SYSTEM, code: 'segmented-volume', display: `Segmented volume: ${structure.label}` },
+      alsoCoded: [VOLUME_PROPERTY],
       value: round(areaMm2 * thickness),
       unit: 'mm3',
       bodySite,
@@ -124,10 +131,20 @@ function measureSegmentation(outcome: SegmentationOutcome, volume: Volume, key: 
   return {
     key,
     code: { system: MEASUREMENT_SYSTEM, code: 'segmented-area', display: `Segmented area on ${outcome.sliceIndices.length} key slice(s): ${structure.label}` },
+    alsoCoded: [AREA_PROPERTY],
     value: round(areaMm2),
     unit: 'mm2',
     bodySite,
   };
+}
+
+/** DICOM DA `YYYYMMDD` as FHIR `YYYY-MM-DD`; anything else is no date. */
+function fhirDateOf(da: string | undefined): string | undefined {
+  const match = /^(\d{4})(\d{2})(\d{2})$/.exec(da?.trim() ?? '');
+  if (!match) return undefined;
+  const [, y, m, d] = match;
+  const date = new Date(`${y}-${m}-${d}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) || date.getUTCDate() !== Number(d) ? undefined : `${y}-${m}-${d}`;
 }
 
 function round(value: number): number {
@@ -137,7 +154,12 @@ function round(value: number): number {
 /** The FHIR result input for a job's assembled results. */
 export function toFhirResultInput(
   results: AssembledResults,
-  input: { jobKey: string; imagingStudyId: string; subjectReference?: string; model: AiResultInput['model']; recordedAt: string; wadoBaseUrl?: string },
+  input: {
+    jobKey: string; imagingStudyId: string; subjectReference?: string; model: AiResultInput['model']; recordedAt: string; wadoBaseUrl?: string;
+    /** From the ImagingStudy (started, orders, encounter); `started` falls back to the DICOM study date. */
+    study?: Omit<AiResultInput['imagingStudy'], 'id' | 'subjectReference'>;
+    performer?: AiResultInput['performer'];
+  },
 ): AiResultInput {
   const dicomObjects = results.dicomObjects.map((o) => ({ kind: resultKindOf(o.sopClassUid), sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid }));
   const keyImages = results.dicomObjects
@@ -152,7 +174,13 @@ export function toFhirResultInput(
     }));
   return {
     jobKey: input.jobKey,
-    imagingStudy: { id: input.imagingStudyId, ...(input.subjectReference ? { subjectReference: input.subjectReference } : {}) },
+    imagingStudy: {
+      id: input.imagingStudyId,
+      ...(input.subjectReference ? { subjectReference: input.subjectReference } : {}),
+      ...input.study,
+      ...(input.study?.started ?? results.studyDate ? { started: input.study?.started ?? results.studyDate } : {}),
+    },
+    ...(input.performer ? { performer: input.performer } : {}),
     model: input.model,
     reportText: results.reportText,
     prompt: results.prompts.join('\n---\n'),

@@ -85,6 +85,7 @@ export async function ingestSeries(
     instances.push(decoded);
   }
 
+  keepStoredDecimals(metadata, instances);
   const assemblyStart = performance.now();
   const volume = assembleVolume(level ? instances.map(assembleTiledImage) : instances);
   decodeMs += performance.now() - assemblyStart;
@@ -104,4 +105,16 @@ export async function ingestSeries(
       ...(level ? { pyramidLevel: { level: level.level, levels: level.levels, tiles: level.tiles } } : {}),
     },
   };
+}
+
+/**
+ * WADO-RS metadata carries DS values as JSON numbers (`0.000000` arrives as 0): put back the stored text
+ * of the attributes results copy, so their study reads the same in every instance (dcentvfy).
+ */
+function keepStoredDecimals(metadata: DicomJsonDataset[], instances: readonly DecodedInstance[]): void {
+  const bySop = new Map(instances.map((i) => [i.sopInstanceUid, i.storedDecimals]));
+  for (const item of metadata) {
+    const stored = bySop.get(String(item['00080018']?.Value?.[0] ?? ''));
+    for (const [tag, text] of Object.entries(stored ?? {})) item[tag] = { vr: 'DS', Value: text.split('\\').map((v) => v.trim()) };
+  }
 }

@@ -1,3 +1,4 @@
+import type { ImagingStudy } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhir-client.ts';
 import { findImagingStudyByUid, locateImagingStudy, readImagingStudy } from '../fhir/read-imaging-study.ts';
 import type { StudyReference } from '../queue/job-types.ts';
@@ -13,6 +14,8 @@ export interface ResolvedStudy {
   imagingStudyVersion?: string;
   patientReference?: string;
   seriesDicomwebBaseUrls?: Record<string, string>;
+  /** What the results copy from the ImagingStudy (US Core: effective time, orders, encounter). */
+  reportContext?: { started?: string; basedOn?: string[]; encounterReference?: string };
 }
 
 /**
@@ -42,5 +45,15 @@ export async function resolveStudy(
     ...(location?.imagingStudy.meta?.versionId ? { imagingStudyVersion: location.imagingStudy.meta.versionId } : {}),
     ...(location?.patientReference ? { patientReference: location.patientReference } : {}),
     ...(location?.seriesDicomwebBaseUrls ? { seriesDicomwebBaseUrls: location.seriesDicomwebBaseUrls } : {}),
+    ...(location ? { reportContext: reportContextOf(location.imagingStudy) } : {}),
+  };
+}
+
+function reportContextOf(study: ImagingStudy): NonNullable<ResolvedStudy['reportContext']> {
+  const basedOn = (study.basedOn ?? []).map((r) => r.reference).filter((r): r is string => typeof r === 'string');
+  return {
+    ...(study.started ? { started: study.started } : {}),
+    ...(basedOn.length ? { basedOn } : {}),
+    ...(study.encounter?.reference ? { encounterReference: study.encounter.reference } : {}),
   };
 }

@@ -20,6 +20,8 @@ export interface ResultStageDeps {
   fhir?: { validator: ResourceValidator };
   algorithm: ResultAlgorithm;
   manufacturer: string;
+  /** FHIR_PERFORMER_*: the organization running the service, the report's performer. */
+  performer?: { reference?: string; display?: string };
   logger: Logger;
   now?: () => Date;
 }
@@ -63,6 +65,8 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
         model: { name: model.name, version: model.version, manufacturer: deps.manufacturer },
         recordedAt: createdAt.toISOString(),
         wadoBaseUrl: study.dicomwebBaseUrl,
+        ...(study.reportContext ? { study: study.reportContext } : {}),
+        ...(deps.performer ? { performer: deps.performer } : {}),
       });
       const validator = deps.fhir.validator;
       await time('fhir-build', async () => validator.assertValidBundle(buildAiResultBundle(fhirInput).bundle));

@@ -213,6 +213,16 @@ export class EndpointNotAllowedError extends AppError {
   }
 }
 
+/** The FHIR credentials lack permissions the service needs (readiness); names the missing scopes, nothing else. */
+export class FhirPermissionMissingError extends AppError {
+  readonly code = 'FHIR_PERMISSION_MISSING';
+  readonly httpStatus = 503;
+  readonly issueType = 'forbidden';
+  constructor(readonly missing: readonly string[], options: AppErrorOptions = {}) {
+    super('The FHIR credentials lack permissions this service needs', { ...options, detail: options.detail ?? `missing ${missing.join(' ')}` });
+  }
+}
+
 // --- study processing ------------------------------------------------------------------------------
 
 export const ImagingStudyNotFoundError = defineError('ImagingStudyNotFoundError', { code: 'IMAGING_STUDY_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'The ImagingStudy does not exist on the FHIR server' });

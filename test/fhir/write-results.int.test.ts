@@ -69,3 +69,38 @@ describe('writeAiResults against the Medplum engine', () => {
     expect(server.requests.length).toBe(before);
   });
 });
+
+describe('writeAiResults against a server that runs transactions as batches (Medplum without transaction-bundles)', () => {
+  let server: FhirTestServer;
+  let client: FhirClient;
+  const validator = createResourceValidator();
+  beforeAll(async () => {
+    server = await startFhirServer({ transactions: false });
+    client = createFhirClient({ baseUrl: server.baseUrl });
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  const count = async () => Object.fromEntries(await Promise.all(TYPES.map(async (t) => [t, (await client.search(t, { _count: '1000' })).length])));
+
+  it('one failing entry leaves no partial result: what was created is deleted and the attempt fails with that status', async () => {
+    const findingKey = EXAMPLE_INPUT.findings![0]!.key;
+    server.rejectWrites((resource) => resource.resourceType === 'Observation' && JSON.stringify(resource.identifier).includes(`:observation:${findingKey}`));
+    const error = await writeAiResults({ client, validator }, buildAiResultBundle(EXAMPLE_INPUT)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamHttpError);
+    expect((error as UpstreamHttpError).status).toBe(400);
+    expect((error as UpstreamHttpError).retryable).toBe(false);
+    // The batch really ran entry by entry: the POST itself succeeded, with one failed entry ...
+    expect(server.requests.find((r) => r.method === 'POST' && r.url === '')?.status).toBe(200);
+    // ... yet nothing of the job remains but the shared model Device.
+    expect(await count()).toEqual({ Device: 1, Media: 0, Observation: 0, DiagnosticReport: 0, Provenance: 0 });
+    expect(server.requests.filter((r) => r.method === 'DELETE').map((r) => r.url.split('/')[0]).sort()).toEqual(['DiagnosticReport', 'Media', 'Observation', 'Provenance']);
+
+    server.restore();
+    const written = await writeAiResults({ client, validator }, buildAiResultBundle(EXAMPLE_INPUT));
+    expect(await count()).toEqual({ Device: 1, Media: 1, Observation: 2, DiagnosticReport: 1, Provenance: 1 });
+    const report = (await client.read<DiagnosticReport>('DiagnosticReport', written.diagnosticReportId))!;
+    expect(report.result).toHaveLength(2);
+  });
+});

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.ts';
-import { DependencyUnavailableError } from '../../src/shared/errors.ts';
+import { DependencyUnavailableError, FhirPermissionMissingError } from '../../src/shared/errors.ts';
 import { createTestDeps, sampleRun } from './support/fake-deps.ts';
 import { document, expectMatchesSpec, expectOperationOutcome } from './support/spec-response.ts';
 
@@ -40,6 +40,19 @@ describe('GET /readyz', () => {
     expectOperationOutcome(res, 'DEPENDENCY_UNAVAILABLE');
     expect(res.body.issue[0].diagnostics).toBe('fhir');
     expect(res.text).not.toContain('ECONNREFUSED');
+  });
+
+  it('names the missing FHIR permissions (scopes, never a message from elsewhere)', async () => {
+    const deps = createTestDeps({
+      readiness: [
+        { dependency: 'redis', check: async () => {} },
+        { dependency: 'fhir', check: async () => { throw new FhirPermissionMissingError(['system/Media.cuds', 'system/StructureDefinition.rs']); } },
+      ],
+    });
+    const res = await request(buildApp(deps)).get('/readyz');
+    expect(res.status).toBe(503);
+    expectMatchesSpec(res, '/readyz', 'get');
+    expect(res.body.issue[0].diagnostics).toBe('fhir (missing system/Media.cuds system/StructureDefinition.rs)');
   });
 
   it('counts a check that never answers as failing', async () => {

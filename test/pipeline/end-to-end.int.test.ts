@@ -1,14 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Device, DiagnosticReport, ImagingStudy, Observation, Provenance, Resource, Task } from '@medplum/fhirtypes';
 import { createDicomwebClient } from '../../src/dicom/dicomweb/dicomweb-client.ts';
 import { firstString, Tag } from '../../src/dicom/dicom-json.ts';
 import { decodeInstance, loadCodecs } from '../../src/dicom/pixels/index.ts';
 import { assembleVolume } from '../../src/dicom/volume/assemble-volume.ts';
+import { RECOVERY_ONLY, SERVICE_INTERACTIONS } from '../../src/fhir/fhir-interactions.ts';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { startService, DEFAULT_MODEL_DIR, type RunningService } from '../../src/main.ts';
 import { createEngine } from '../../src/model/index.ts';
@@ -22,11 +24,15 @@ import { randomDicomUid } from '../support/orthanc-files.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
 import { openTestRedis } from '../support/redis.ts';
 import { settledStudyRuns, waitForRun } from '../support/service-probe.ts';
-import { unexpectedWarnings, ALLOWED_SC_WARNINGS } from '../dicom/writers/allowed-warnings.ts';
+import { unexpectedWarnings, ALLOWED_DCENTVFY_WARNINGS, ALLOWED_SC_WARNINGS } from '../dicom/writers/allowed-warnings.ts';
+import { dcentvfy } from '../support/dcentvfy.ts';
+import { startTokenServer, type TokenServer } from '../fhir/auth/smart-token-server.ts';
 
 // The whole flow with every party real: a notification about an ImagingStudy ends with a preliminary
 // DiagnosticReport, Observations, Provenance and a model Device in FHIR, and SEG / derived image / SR
-// series in the source study in Orthanc. Small task settings keep the tiny model fast.
+// series in the source study in Orthanc. Small task settings keep the tiny model fast. The service signs in
+// with SMART Backend Services and its default scopes, and the FHIR server enforces scopes per resource
+// type (and StructureDefinition read for profiled writes) as Medplum does.
 
 const REPORT_PROMPT = 'Generate a concise radiology report with findings and impression for this CT.';
 const PROFILES = `
@@ -52,6 +58,8 @@ profiles:
 describe('end to end: notification to FHIR report and DICOM results', () => {
   let orthanc: OrthancServer;
   let fhir: FhirTestServer;
+  let tokens: TokenServer;
+  const smartKeys = generateKeyPairSync('rsa', { modulusLength: 2048 });
   let service: RunningService;
   let redisCleanup: () => Promise<void>;
   let prefix: string;
@@ -67,6 +75,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
     RETRY_FIRST_DELAY_MS: '200', RETRY_MAX_DELAY_MS: '400', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu',
     TASK_PROFILES_FILE: join(work, 'profiles.yaml'), DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
+    FHIR_SMART_TOKEN_URL: tokens.tokenUrl, FHIR_SMART_CLIENT_ID: 'unimedvl', FHIR_SMART_PRIVATE_KEY_FILE: join(work, 'smart-key.pem'),
+    FHIR_PERFORMER_REFERENCE: 'Organization/radiology-ai', FHIR_PERFORMER_NAME: 'Radiology AI service',
   });
   const logger = createLogger({
     level: 'debug',
@@ -76,6 +86,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'e2e-'));
     writeFileSync(join(work, 'profiles.yaml'), PROFILES);
+    writeFileSync(join(work, 'smart-key.pem'), smartKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    tokens = await startTokenServer({ clientId: 'unimedvl', publicKey: smartKeys.publicKey, algorithm: 'RS384' });
     // The bundled sample CT, re-identified as the fixture patient with fresh UIDs for this run.
     studyUid = randomDicomUid();
     const seriesUid = randomDicomUid();
@@ -85,10 +97,11 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
       cpSync(join('samples/sample-study', name), path);
       execFileSync('dcmodify', ['-nb', '-gin', '-m', `(0020,000d)=${studyUid}`, '-m', `(0020,000e)=${seriesUid}`,
         '-m', `(0010,0010)=${FIXTURE_PATIENT.name}`, '-m', `(0010,0020)=${FIXTURE_PATIENT.id}`,
-        '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`, path]);
+        '-m', `(0010,0030)=${FIXTURE_PATIENT.birthDate}`, '-m', `(0008,0050)=${FIXTURE_PATIENT.accessionNumber}`,
+        '-i', '(0010,1030)=0.000000', path]);
       files.push(path);
     }
-    [orthanc, fhir] = await Promise.all([startOrthanc(), startFhirServer()]);
+    [orthanc, fhir] = await Promise.all([startOrthanc(), startFhirServer({ scopesOf: (header) => tokens.scopesOf(header) })]);
     files.sort();
     heldBack = files.pop()!;
     await orthanc.upload(files);
@@ -107,7 +120,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     });
     const patient = await fhir.repo.createResource({ resourceType: 'Patient', name: [{ family: 'ZQXPATIENT', given: ['ALPHA'] }] });
     const study = await fhir.repo.createResource<ImagingStudy>({
-      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${patient.id}` },
+      resourceType: 'ImagingStudy', status: 'available', subject: { reference: `Patient/${patient.id}` }, started: '2026-11-30T08:15:00Z',
+      basedOn: [{ reference: 'ServiceRequest/order-1' }], encounter: { reference: 'Encounter/visit-1' },
       identifier: [{ system: 'urn:dicom:uid', value: `urn:oid:${studyUid}` }], endpoint: [{ reference: `Endpoint/${endpoint.id}` }],
     });
     imagingStudyId = study.id!;
@@ -121,7 +135,7 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
 
   afterAll(async () => {
     await service?.stop();
-    await Promise.all([orthanc?.stop(), fhir?.stop()]);
+    await Promise.all([orthanc?.stop(), fhir?.stop(), tokens?.stop()]);
     await redisCleanup?.();
     if (work) rmSync(work, { recursive: true, force: true });
   });
@@ -168,9 +182,18 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect(report.meta?.security?.some((c) => c.code === 'AIAST')).toBe(true);
     expect(report.conclusion).toBe(expectedConclusion);
     expect(report.imagingStudy?.[0]?.reference).toBe(`ImagingStudy/${imagingStudyId}`);
+    // US Core: the study's time, orders and encounter carried over; both radiology categories.
+    expect(report.effectiveDateTime).toBe('2026-11-30T08:15:00Z');
+    expect(report.basedOn).toEqual([{ reference: 'ServiceRequest/order-1' }]);
+    expect(report.encounter).toEqual({ reference: 'Encounter/visit-1' });
+    expect(report.performer).toEqual([{ reference: 'Organization/radiology-ai', display: 'Radiology AI service' }]);
+    expect(report.resultsInterpreter).toBeUndefined();
+    expect(report.category?.flatMap((c) => c.coding ?? []).map((c) => c.code)).toEqual(['RAD', 'LP29684-5']);
     expect(observations).toHaveLength(1);
     expect(observations[0]!.status).toBe('preliminary');
     expect(observations[0]!.valueQuantity?.unit ?? observations[0]!.valueQuantity?.code).toMatch(/mm3|mm2/);
+    expect(observations[0]!.effectiveDateTime).toBe('2026-11-30T08:15:00Z');
+    expect(observations[0]!.code.coding?.some((c) => c.system === 'http://snomed.info/sct' && ['118565006', '42798000'].includes(c.code!))).toBe(true);
     expect(report.result?.map((r) => r.reference)).toEqual([`Observation/${observations[0]!.id}`]);
     expect(devices).toHaveLength(1);
     expect(JSON.stringify(devices[0])).toMatch(/research use/i);
@@ -190,14 +213,23 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     const modalities = series.map((s) => s.modality).sort();
     expect(modalities).toEqual(['CT', 'OT', 'SEG', 'SR']);
     const client = createDicomwebClient({ baseUrl: orthanc.baseUrl });
-    for (const s of series.filter((x) => x.modality !== 'CT')) {
+    const files: string[] = [];
+    for (const s of series) {
       for await (const part of client.retrieveSeries(studyUid, s.uid)) {
+        const path = join(work, `stored-${files.length}.dcm`);
+        writeFileSync(path, part.bytes);
+        files.push(path);
+        if (s.modality === 'CT') continue;
         const result = await dciodvfy(part.bytes);
         expect(result.errors, s.modality).toEqual([]);
         expect(unexpectedWarnings(result.warnings, s.modality === 'OT' ? ALLOWED_SC_WARNINGS : undefined), s.modality).toEqual([]);
       }
     }
     await client.close();
+    // Source and results form one consistent study: PatientWeight keeps its stored `0.000000` through WADO-RS JSON.
+    const entities = await dcentvfy(files);
+    expect(entities.errors, entities.output).toEqual([]);
+    expect(unexpectedWarnings(entities.warnings, ALLOWED_DCENTVFY_WARNINGS), entities.output).toEqual([]);
   });
 
   it('when the study changed, analyzes it once more and, after a 503 on the FHIR write, publishes again without the model: one of each', async () => {
@@ -235,6 +267,19 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect(await all('Device')).toHaveLength(2);
     expect(await all('Task')).toHaveLength(2);
     expect((await resultSeries()).length).toBe(7);
+  });
+
+  it('made only interactions its table lists (so the default scopes cover them), and all of them but recovery', async () => {
+    // An empty-body notification asks for a reconciliation: the ImagingStudy search.
+    expect((await fetch(`${api}/fhir/notify`, { method: 'POST' })).status).toBe(202);
+    await vi.waitFor(() => expect(fhir.requests.some((r) => r.method === 'GET' && r.url.startsWith('ImagingStudy?'))).toBe(true), { timeout: 60_000, interval: 100 });
+    expect(fhir.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
+    const table = new Set(Object.entries(SERVICE_INTERACTIONS).flatMap(([type, use]) => use.interactions.map((i) => `${type}:${i}`)));
+    const made = new Set(fhir.requests.flatMap((r) => r.access.map((a) => `${a.type}:${a.interaction}`)));
+    expect([...made].filter((x) => !table.has(x)), 'made but not in the table').toEqual([]);
+    // This study has no key images (Media) and nothing failed (deletes): everything else was used.
+    const unused = [...table].filter((x) => !made.has(x) && !x.startsWith('Media:') && !RECOVERY_ONLY.some(([t, i]) => x === `${t}:${i}`));
+    expect(unused, 'in the table but never made').toEqual([]);
   });
 
   it('keeps patient data and generated text out of the logs', () => {

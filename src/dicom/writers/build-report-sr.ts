@@ -12,7 +12,7 @@ import {
   aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
-import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
+import { copyPatientAndStudy, resolveSourceFrames, sourceSeriesLabel } from './source-series.ts';
 import { checkValues, requireAttributes } from './validate-dataset.ts';
 
 export const ENHANCED_SR_STORAGE = SOP_CLASS.EnhancedSRStorage;
@@ -87,7 +87,7 @@ export function buildReportSR(input: ReportSrInput): DicomResultObject {
   put(ds, 'Modality', ['SR']);
   put(ds, 'SeriesInstanceUID', [seriesInstanceUid]);
   put(ds, 'SeriesNumber', [input.context.seriesNumber ?? 9103]);
-  put(ds, 'SeriesDescription', [aiSeriesDescription('draft report')]);
+  put(ds, 'SeriesDescription', [aiSeriesDescription('draft report', sourceSeriesLabel(input.source))]);
   putSequence(ds, 'ReferencedPerformedProcedureStepSequence', []);
   putEquipment(ds, input.context);
   // SR Document General

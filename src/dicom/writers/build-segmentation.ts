@@ -15,7 +15,7 @@ import {
   aiSeriesDescription, deriveResultUids, putCharacterSet, putContentDateTime, putEquipment, serialize,
 } from './result-common.ts';
 import type { SourceFrame, SourceSeries } from './source-series.ts';
-import { copyPatientAndStudy, resolveSourceFrames } from './source-series.ts';
+import { copyPatientAndStudy, resolveSourceFrames, sourceSeriesLabel } from './source-series.ts';
 import { checkValues, requireAttributes, sequenceItems } from './validate-dataset.ts';
 
 export const SEGMENTATION_STORAGE = SOP_CLASS.SegmentationStorage;
@@ -37,8 +37,9 @@ export interface SegmentDefinition {
   cieLab?: readonly [number, number, number];
   description?: string;
   /**
-   * One mask per source slice in the geometry's spatial order (index k is drawn on slice k), each
-   * rows*columns row-major at the source resolution; undefined means empty.
+   * One entry per source slice in the geometry's spatial order (index k is drawn on slice k), each
+   * rows*columns row-major at the source resolution. undefined: the model did not look at that slice,
+   * so the SEG has no frame for it (an all-zero frame would tell readers "structure absent here").
    */
   masks: readonly (MaskFrame | undefined)[];
 }
@@ -50,7 +51,10 @@ export interface SegmentationInput {
   /** BINARY (default) or FRACTIONAL (probability maps, 8-bit, maximum 255). */
   segmentationType?: 'BINARY' | 'FRACTIONAL';
   fractionalType?: 'PROBABILITY' | 'OCCUPANCY';
-  /** Leave out frames with no foreground. Default false: many viewers expect one frame per slice. */
+  /**
+   * Also leave out analysed slices with no foreground. Default false: an analysed slice keeps its frame,
+   * which says "looked, found nothing" (OHIF and other readers take an empty frame as absent).
+   */
   omitEmptyFrames?: boolean;
   /** Role used for the UIDs; one per SEG of a job. Default "seg". */
   role?: string;
@@ -112,9 +116,7 @@ function checkInput(input: SegmentationInput, frames: SourceFrame[], pixelsPerFr
   });
 }
 
-function storedPixels(mask: MaskFrame | undefined, pixelsPerFrame: number, empty: Uint8Array): Uint8Array {
-  // Empty slices share one zero frame: a long series with few positives stays small in memory.
-  if (!mask) return empty;
+function storedPixels(mask: MaskFrame, pixelsPerFrame: number): Uint8Array {
   if (mask instanceof Uint8Array) return mask;
   const scaled = new Uint8Array(pixelsPerFrame);
   for (let i = 0; i < pixelsPerFrame; i++) scaled[i] = Math.round(mask[i]! * MAX_FRACTIONAL);
@@ -122,17 +124,19 @@ function storedPixels(mask: MaskFrame | undefined, pixelsPerFrame: number, empty
 }
 
 function planFrames(input: SegmentationInput, sources: SourceFrame[], pixelsPerFrame: number): PlannedFrame[] {
-  const all: PlannedFrame[] = [];
-  const empty = new Uint8Array(pixelsPerFrame);
+  // Frames only for the slices the model analysed (see SegmentDefinition.masks).
+  const analysed: PlannedFrame[] = [];
   input.segments.forEach((segment, s) => {
     sources.forEach((source, k) => {
-      all.push({ segmentNumber: s + 1, source, pixels: storedPixels(segment.masks[k], pixelsPerFrame, empty) });
+      const mask = segment.masks[k];
+      if (mask) analysed.push({ segmentNumber: s + 1, source, pixels: storedPixels(mask, pixelsPerFrame) });
     });
   });
-  if (!input.omitEmptyFrames) return all;
-  const kept = all.filter((frame) => frame.pixels.some((v) => v !== 0));
-  // A SEG needs at least one frame: an all-empty result keeps slice 0 of every segment.
-  return kept.length > 0 ? kept : all.filter((frame) => frame.source.sliceIndex === 0);
+  if (analysed.length === 0) throw invalid('no analysed slice');
+  if (!input.omitEmptyFrames) return analysed;
+  const kept = analysed.filter((frame) => frame.pixels.some((v) => v !== 0));
+  // A SEG needs at least one frame: an all-empty result keeps the first analysed frame.
+  return kept.length > 0 ? kept : analysed.slice(0, 1);
 }
 
 function segmentsOverlap(input: SegmentationInput, pixelsPerFrame: number): 'YES' | 'NO' | 'UNDEFINED' {
@@ -197,9 +201,10 @@ function perFrameItem(frame: PlannedFrame, patientSpace: boolean): DicomJsonData
   });
 }
 
-function referencedSeries(input: SegmentationInput, sources: SourceFrame[]): DicomJsonDataset[] {
+function referencedSeries(input: SegmentationInput, frames: readonly PlannedFrame[]): DicomJsonDataset[] {
+  // The instances the frames were derived from: what the SEG says something about.
   const instances = new Map<string, string>();
-  for (const source of sources) instances.set(source.sopInstanceUid, source.sopClassUid);
+  for (const { source } of frames) instances.set(source.sopInstanceUid, source.sopClassUid);
   return [
     item({
       SeriesInstanceUID: input.source.geometry.seriesInstanceUid,
@@ -270,7 +275,7 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
   put(ds, 'Modality', ['SEG']);
   put(ds, 'SeriesInstanceUID', [seriesInstanceUid]);
   put(ds, 'SeriesNumber', [input.context.seriesNumber ?? 9101]);
-  put(ds, 'SeriesDescription', [aiSeriesDescription('segmentation')]);
+  put(ds, 'SeriesDescription', [aiSeriesDescription('segmentation', sourceSeriesLabel(input.source))]);
   const patientSpace = hasPatientGeometry(input.source, sources);
   if (patientSpace) {
     // Frame of Reference: the source's, so the masks land where they were drawn.
@@ -319,7 +324,7 @@ export function buildSegmentation(input: SegmentationInput): DicomResultObject {
       : dimensionIndex(dimensionOrganizationUid, TAG.InStackPositionNumber, TAG.FrameContentSequence, 'Source Slice'),
   ]);
   // Common Instance Reference
-  putSequence(ds, 'ReferencedSeriesSequence', referencedSeries(input, sources));
+  putSequence(ds, 'ReferencedSeriesSequence', referencedSeries(input, frames));
   put(ds, 'PixelData', [pixelData.buffer as ArrayBuffer], 'OB');
   putCharacterSet(ds);
 

@@ -57,9 +57,31 @@ export function deriveResultUids(jobKey: string, role: string): { seriesInstance
 const AI_SERIES_PREFIX = 'AI ';
 const RESEARCH_USE_SUFFIX = ` - ${RESEARCH_USE_LABEL}`;
 
-/** LO-sized series description that always says the content is AI-generated and research use (the suffix survives any `what`). */
-export function aiSeriesDescription(what: string): string {
-  return `${AI_SERIES_PREFIX}${what}`.slice(0, 64 - RESEARCH_USE_SUFFIX.length) + RESEARCH_USE_SUFFIX;
+/** The series a result was made from, as a reviewer knows it. */
+export interface SourceSeriesLabel {
+  seriesNumber?: string;
+  seriesDescription?: string;
+}
+
+/**
+ * LO-sized (64) series description that always says the content is AI-generated and research use (the
+ * suffix survives any `what`) and names the source series (number, then as much of its description as
+ * fits), so the results of two series of one study read differently: `AI draft report of series 3
+ * CHEST 1.0 B31f - research use only`.
+ */
+export function aiSeriesDescription(what: string, source?: SourceSeriesLabel): string {
+  const room = 64 - RESEARCH_USE_SUFFIX.length;
+  const head = `${AI_SERIES_PREFIX}${what}`.slice(0, room);
+  const number = source?.seriesNumber?.trim();
+  // A backslash would split the LO value in two; other control characters are not allowed in LO.
+  const description = [...(source?.seriesDescription ?? '')].map((c) => (c === '\\' || c < ' ' ? ' ' : c)).join('').replace(/\s+/g, ' ').trim();
+  const of = number ? ` of series ${number}` : description ? ' of series' : '';
+  let text = head;
+  if (of && head.length + of.length <= room) {
+    text += of;
+    if (description && text.length + 2 <= room) text += ` ${description}`.slice(0, room - text.length).trimEnd();
+  }
+  return text + RESEARCH_USE_SUFFIX;
 }
 
 /** What other AI results (and this service's earlier series) start their descriptions with. */

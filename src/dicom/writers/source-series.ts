@@ -90,6 +90,31 @@ const COPIED_OPTIONAL = ['IssuerOfPatientID', 'IssuerOfPatientIDQualifiersSequen
   'ClinicalTrialSponsorName', 'ClinicalTrialProtocolID', 'ClinicalTrialProtocolName', 'ClinicalTrialSiteID',
   'ClinicalTrialSiteName', 'ClinicalTrialSubjectID', 'ClinicalTrialSubjectReadingID'];
 
+/**
+ * The value as the source stored it: decimal and integer strings keep their text (dcmjs's `_rawValue`
+ * when a Part 10 file was read; a string when the pipeline put the stored text back), so `0.000000` is
+ * not rewritten as `0` and the study reads the same in source and results.
+ */
+function storedValue(element: DicomJsonDataset[string]): unknown[] {
+  const raw = (element as { _rawValue?: unknown })._rawValue;
+  if ((element.vr === 'DS' || element.vr === 'IS') && Array.isArray(raw) && raw.length === element.Value!.length && raw.every((v) => typeof v === 'string')) {
+    return raw.map((v: string) => v.trim());
+  }
+  return structuredClone(element.Value!);
+}
+
+/** Number and description of the source series (for result series descriptions), from its first instance. */
+export function sourceSeriesLabel(source: SourceSeries): { seriesNumber?: string; seriesDescription?: string } {
+  const first = source.instances[0];
+  if (!first) return {};
+  const number = first[tagOf('SeriesNumber')]?.Value?.[0];
+  const description = firstString(first, Tag.SeriesDescription);
+  return {
+    ...(typeof number === 'number' || (typeof number === 'string' && number.trim()) ? { seriesNumber: String(number).trim() } : {}),
+    ...(description?.trim() ? { seriesDescription: description.trim() } : {}),
+  };
+}
+
 /** Patient + General Study + Patient Study modules of the source, as elements of the result dataset. */
 export function copyPatientAndStudy(source: SourceSeries): DicomJsonDataset {
   const first = source.instances.find(
@@ -103,7 +128,7 @@ export function copyPatientAndStudy(source: SourceSeries): DicomJsonDataset {
     const found = first[tag];
     // Bulk data references cannot be copied into a file; such attributes are never patient/study ones.
     if (found && found.Value !== undefined && found.BulkDataURI === undefined && found.InlineBinary === undefined) {
-      copied[tag] = { vr: found.vr, Value: structuredClone(found.Value) };
+      copied[tag] = { vr: found.vr, Value: storedValue(found) };
     } else if (COPIED_TYPE2.includes(keyword)) {
       copied[tag] = { vr: found?.vr ?? lookupKeyword(keyword)!.vr, Value: [] };
     }

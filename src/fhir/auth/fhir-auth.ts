@@ -6,4 +6,6 @@
 export interface FhirAuth {
   authorization(): Promise<string>;
   invalidate?(): void;
+  /** Scopes the current token was granted (token-based schemes that know them: SMART). */
+  grantedScopes?(): Promise<readonly string[]>;
 }

@@ -55,6 +55,7 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
   const refreshBeforeMs = (options.refreshBeforeExpirySeconds ?? 60) * 1000;
   let cached: { header: string; refreshAtMs: number } | undefined;
   let pending: Promise<string> | undefined;
+  let granted: readonly string[] = options.scopes;
 
   async function requestToken(): Promise<string> {
     const body = new URLSearchParams({
@@ -84,7 +85,7 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
       await response.body?.cancel();
       throw new UpstreamHttpError('fhir', response.status, { detail: `token endpoint ${response.status}` });
     }
-    const token = (await response.json().catch(() => undefined)) as { access_token?: unknown; token_type?: unknown; expires_in?: unknown } | undefined;
+    const token = (await response.json().catch(() => undefined)) as { access_token?: unknown; token_type?: unknown; expires_in?: unknown; scope?: unknown } | undefined;
     if (typeof token?.access_token !== 'string' || !token.access_token) {
       throw new UpstreamHttpError('fhir', 502, { detail: 'token endpoint answered no access_token' });
     }
@@ -93,6 +94,8 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
     // A token shorter-lived than the margin is still used once rather than never.
     const refreshAtMs = now() + Math.max(lifetimeMs - refreshBeforeMs, lifetimeMs / 2);
     const header = `Bearer ${token.access_token}`;
+    // RFC 6749 5.1: `scope` is omitted when the server granted exactly what was asked for.
+    granted = typeof token.scope === 'string' ? token.scope.split(/\s+/).filter(Boolean) : options.scopes;
     cached = { header, refreshAtMs };
     return header;
   }
@@ -107,6 +110,10 @@ export function smartBackendAuth(options: SmartBackendAuthOptions): FhirAuth {
     },
     invalidate() {
       cached = undefined;
+    },
+    async grantedScopes() {
+      await this.authorization();
+      return granted;
     },
   };
 }

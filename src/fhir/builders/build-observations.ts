@@ -11,6 +11,11 @@ export interface ObservationContext {
   jobKey: string;
   imagingStudyId: string;
   subjectReference?: string;
+  /** effective[x]: the study's time (see effectiveOf). */
+  effective: string;
+  encounterReference?: string;
+  /** Orders (ServiceRequest, CarePlan) the study was made for. */
+  basedOn?: string[];
   /** fullUrl (urn:uuid) of the model Device in the same Bundle. */
   deviceReference: string;
   dicomObjects?: DicomObjectInput[];
@@ -28,7 +33,7 @@ export function observationRole(kind: 'measurement' | 'finding', index: number, 
 
 export function buildMeasurementObservation(context: ObservationContext, measurement: MeasurementInput, index: number): Observation {
   return {
-    ...baseObservation(context, measurement.code, observationRole('measurement', index, measurement.key), measurement.bodySite),
+    ...baseObservation(context, measurement.code, observationRole('measurement', index, measurement.key), measurement.bodySite, measurement.alsoCoded),
     valueQuantity: { value: measurement.value, unit: measurement.unit, system: UCUM_SYSTEM, code: measurement.unit },
   };
 }
@@ -41,15 +46,20 @@ export function buildFindingObservation(context: ObservationContext, finding: Fi
   return observation;
 }
 
-function baseObservation(context: ObservationContext, code: CodeInput, role: string, bodySite?: CodeInput): Observation {
+function baseObservation(context: ObservationContext, code: CodeInput, role: string, bodySite?: CodeInput, alsoCoded: CodeInput[] = []): Observation {
+  const concept = toCodeableConcept(code);
+  concept.coding!.push(...alsoCoded.map((c) => ({ system: c.system, code: c.code, ...(c.display ? { display: c.display } : {}) })));
   return {
     resourceType: 'Observation',
     meta: { profile: [PROFILE_URLS.Observation], security: [AI_SECURITY_LABEL] },
     identifier: [resultIdentifier(context.jobKey, role)],
+    ...(context.basedOn?.length ? { basedOn: context.basedOn.map((reference) => ({ reference })) } : {}),
     status: 'preliminary',
     category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: 'imaging', display: 'Imaging' }] }],
-    code: toCodeableConcept(code),
+    code: concept,
     ...(context.subjectReference ? { subject: { reference: context.subjectReference } } : {}),
+    ...(context.encounterReference ? { encounter: { reference: context.encounterReference } } : {}),
+    effectiveDateTime: context.effective,
     issued: context.recordedAt,
     device: { reference: context.deviceReference },
     derivedFrom: [{ reference: `ImagingStudy/${context.imagingStudyId}` }, ...dicomObjectReferences(context.dicomObjects)],

@@ -1,13 +1,16 @@
 // All of one job's FHIR results as ONE transaction Bundle: urn:uuid fullUrls, conditional creates keyed by
 // the job key (the Device by model name + version), so posting it twice writes everything once.
-import type { Bundle, BundleEntry, Device, DiagnosticReport, Media, Observation, Provenance, Resource } from '@medplum/fhirtypes';
-import { buildDiagnosticReport, REPORT_ROLE } from './build-diagnostic-report.ts';
+import type { Bundle, BundleEntry, Device, DiagnosticReport, Media, Observation, Patient, Provenance, Resource } from '@medplum/fhirtypes';
+import { buildDiagnosticReport, carriedOrders, effectiveOf, REPORT_ROLE } from './build-diagnostic-report.ts';
 import { buildModelDevice } from './build-device.ts';
 import { buildKeyImageMedia, keyImageRole } from './build-key-image-media.ts';
 import { buildFindingObservation, buildMeasurementObservation, observationRole } from './build-observations.ts';
 import { buildProvenance } from './build-provenance.ts';
 import type { AiResultInput } from './result-input.ts';
 import { fullUrlFor, identifierQuery, JOB_IDENTIFIER_SYSTEM, modelIdentifierValue } from './result-identity.ts';
+
+/** Patient ID as the DICOM files give it (no issuer known in local mode). */
+export const DICOM_PATIENT_ID_SYSTEM = 'urn:unimedvl-plugin:dicom-patient-id';
 
 export interface AiResultResources {
   report: DiagnosticReport;
@@ -24,12 +27,17 @@ export interface AiResultBundle {
   reportFullUrl: string;
 }
 
-export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
+export function buildAiResultBundle(given: AiResultInput): AiResultBundle {
+  const patient = given.localPatient && !given.imagingStudy.subjectReference ? localPatientEntry(given) : undefined;
+  const input: AiResultInput = patient ? { ...given, imagingStudy: { ...given.imagingStudy, subjectReference: patient.fullUrl! } } : given;
   const deviceFullUrl = `urn:uuid:${uuidForModel(input)}`;
   const context = {
     jobKey: input.jobKey,
     imagingStudyId: input.imagingStudy.id,
     ...(input.imagingStudy.subjectReference ? { subjectReference: input.imagingStudy.subjectReference } : {}),
+    effective: effectiveOf(input),
+    ...(input.imagingStudy.encounterReference ? { encounterReference: input.imagingStudy.encounterReference } : {}),
+    basedOn: carriedOrders(input.imagingStudy.basedOn),
     deviceReference: deviceFullUrl,
     ...(input.dicomObjects ? { dicomObjects: input.dicomObjects } : {}),
     recordedAt: input.recordedAt,
@@ -60,6 +68,7 @@ export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
   });
 
   const entries: BundleEntry[] = [
+    ...(patient ? [patient] : []),
     conditionalCreate(deviceFullUrl, device, identifierQuery(device.identifier![0]!)),
     ...mediaEntries.map((e) => conditionalUpdate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
     ...observationEntries.map((e) => conditionalUpdate(urlOf(e.role), e.resource, identifierQuery(e.resource.identifier![0]!))),
@@ -71,6 +80,14 @@ export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
     resources: { report, observations: observationEntries.map((e) => e.resource), media: mediaEntries.map((e) => e.resource), device, provenance },
     reportFullUrl,
   };
+}
+
+/** A Patient known only by the DICOM Patient ID (local mode), created once per ID. */
+function localPatientEntry(input: AiResultInput): BundleEntry {
+  const patientId = input.localPatient?.patientId?.trim();
+  const resource: Patient = { resourceType: 'Patient', ...(patientId ? { identifier: [{ system: DICOM_PATIENT_ID_SYSTEM, value: patientId }] } : {}) };
+  const fullUrl = fullUrlFor(input.jobKey, 'patient');
+  return patientId ? conditionalCreate(fullUrl, resource, identifierQuery(resource.identifier![0]!)) : { fullUrl, resource, request: { method: 'POST', url: 'Patient' } };
 }
 
 function conditionalCreate(fullUrl: string, resource: Resource, ifNoneExist: string): BundleEntry {

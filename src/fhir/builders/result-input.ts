@@ -12,6 +12,8 @@ export interface MeasurementInput {
   /** Stable key within the job (e.g. `liver-volume`); defaults to the position. Part of the identifier. */
   key?: string;
   code: CodeInput;
+  /** Standard codings of the same concept (SNOMED CT, LOINC, RadLex) next to `code`. */
+  alsoCoded?: CodeInput[];
   value: number;
   /** UCUM code, e.g. `mm2`, `mm3`, `mm`, `%`. */
   unit: string;
@@ -51,10 +53,30 @@ export interface ModelInput {
   manufacturer: string;
 }
 
+/** What the results copy from the ImagingStudy they were made from. */
+export interface ImagingStudyContext {
+  id: string;
+  /** `Patient/<id>` (or a urn:uuid of a Patient in the same Bundle, local mode). */
+  subjectReference?: string;
+  /** When the study was made (ImagingStudy.started, else the DICOM study date): effective[x] of the results. */
+  started?: string;
+  /** ImagingStudy.basedOn references (orders); only ServiceRequest and CarePlan carry over to the results. */
+  basedOn?: string[];
+  /** ImagingStudy.encounter reference. */
+  encounterReference?: string;
+}
+
 export interface AiResultInput {
   /** Result identity (study + task + model version): keys every conditional create. */
   jobKey: string;
-  imagingStudy: { id: string; subjectReference?: string };
+  imagingStudy: ImagingStudyContext;
+  /**
+   * Local mode (no FHIR server, so no Patient to point at): the results' subject becomes a Patient entry
+   * of the same Bundle, identified by the DICOM Patient ID when there is one.
+   */
+  localPatient?: { patientId?: string };
+  /** The organization responsible for the AI service (DiagnosticReport.performer; IHE IMR, US Core). */
+  performer?: { reference?: string; display?: string };
   model: ModelInput;
   /** The model's report text (becomes `conclusion` and the HTML form). */
   reportText: string;

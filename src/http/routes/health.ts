@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { DependencyUnavailableError } from '../../shared/errors.ts';
+import { DependencyUnavailableError, FhirPermissionMissingError } from '../../shared/errors.ts';
 import type { ReadinessCheck } from '../app-deps.ts';
 import type { components } from '../openapi-types.ts';
 
@@ -22,8 +22,13 @@ export function healthRouter(readiness: ReadinessCheck[], options: HealthOptions
   });
   router.get('/readyz', async (_req, res) => {
     const results = await Promise.allSettled(readiness.map((r) => withTimeout(r.check(), timeoutMs)));
-    const failing = readiness.filter((_, i) => results[i]!.status === 'rejected').map((r) => r.dependency);
-    if (failing.length > 0) throw new DependencyUnavailableError(failing[0]!, { detail: failing.join(', ') });
+    const failing = readiness.flatMap((r, i) => {
+      const result = results[i]!;
+      if (result.status === 'fulfilled') return [];
+      // Foreign failure messages may carry anything: only our permission error says more than the name.
+      return [result.reason instanceof FhirPermissionMissingError ? `${r.dependency} (${result.reason.detail})` : r.dependency];
+    });
+    if (failing.length > 0) throw new DependencyUnavailableError(readiness.find((_, i) => results[i]!.status === 'rejected')!.dependency, { detail: failing.join(', ') });
     const body: components['schemas']['Readiness'] = {
       status: 'ready',
       checks: Object.fromEntries(readiness.map((r) => [r.dependency, 'ok' as const])),

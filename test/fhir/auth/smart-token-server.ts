@@ -12,10 +12,17 @@ export interface TokenServer {
   assertions: Array<Record<string, unknown>>;
   /** Reasons for every rejected request. */
   rejections: string[];
+  /** The scopes a `Bearer <token>` header was granted; undefined for a token this server never issued. */
+  scopesOf(authorization: string | undefined): string[] | undefined;
   stop(): Promise<void>;
 }
 
-export async function startTokenServer(options: { clientId: string; publicKey: KeyObject; algorithm: 'RS384' | 'ES384'; expiresIn?: number }): Promise<TokenServer> {
+export async function startTokenServer(options: {
+  clientId: string; publicKey: KeyObject; algorithm: 'RS384' | 'ES384'; expiresIn?: number;
+  /** What the server grants of the requested scopes (default: all of them). */
+  grant?: (requested: string[]) => string[];
+}): Promise<TokenServer> {
+  const granted = new Map<string, string[]>();
   const issued: string[] = [];
   const assertions: Array<Record<string, unknown>> = [];
   const rejections: string[] = [];
@@ -54,14 +61,18 @@ export async function startTokenServer(options: { clientId: string; publicKey: K
       assertions.push({ ...claims, scope: form.get('scope') });
       const token = `token-${issued.length + 1}`;
       issued.push(token);
+      const requested = (form.get('scope') ?? '').split(' ').filter(Boolean);
+      const scopes = options.grant ? options.grant(requested) : requested;
+      granted.set(token, scopes);
       res.writeHead(200, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ access_token: token, token_type: 'bearer', expires_in: options.expiresIn ?? 300, scope: form.get('scope') }));
+        .end(JSON.stringify({ access_token: token, token_type: 'bearer', expires_in: options.expiresIn ?? 300, scope: scopes.join(' ') }));
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   tokenUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/token`;
   return {
     tokenUrl, issued, assertions, rejections,
+    scopesOf: (authorization) => (authorization?.startsWith('Bearer ') ? granted.get(authorization.slice('Bearer '.length)) : undefined),
     stop: () => new Promise((resolve, reject) => server.close((e) => (e ? reject(e) : resolve()))),
   };
 }

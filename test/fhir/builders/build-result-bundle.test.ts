@@ -44,7 +44,8 @@ describe('buildAiResultBundle', () => {
     expect(report.conclusion).toBe(EXAMPLE_INPUT.reportText);
     expect(report.result?.map((r) => r.reference)).toEqual([bundle.entry![2]!.fullUrl, bundle.entry![3]!.fullUrl]);
     expect(report.media?.[0]?.link.reference).toBe(bundle.entry![1]!.fullUrl);
-    expect(report.performer).toBeUndefined();
+    expect(report.performer).toEqual([EXAMPLE_INPUT.performer]);
+    expect(report.resultsInterpreter).toBeUndefined();
     const form = report.presentedForm![0]!;
     const bytes = Buffer.from(form.data!, 'base64');
     expect(form.contentType).toBe('text/html');
