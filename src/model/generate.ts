@@ -192,7 +192,8 @@ export async function buildGuidanceContexts(
     throwIfCancelled(cancel);
     cond = await appendVaeBlock(runner, cond, markers, prepareVaeImage(runner, image), vaeNoise[i]!);
     throwIfCancelled(cancel);
-    cond = await appendVitBlock(runner, cond, markers, prepareVitImage(runner, image));
+    // the generator's ViT rule on the VAE-resized image, not the understanding rule (issue #9)
+    cond = await appendVitBlock(runner, cond, markers, prepareVitImage(runner, image, runner.manifest.vitGenerationResize));
   }
   throwIfCancelled(cancel);
   // the prompt is the last input: no-text is everything before its block

@@ -20,6 +20,7 @@ export interface TokenEvent {
 export interface UnderstandRequest {
   images?: RgbImage[];
   prompt: string;
+  /** token limit in decoder calls, as Bagel.generate_text's max_length: at most maxNewTokens - 1 answer tokens */
   maxNewTokens?: number;
   /** 0 or absent: greedy; > 0: sampling from softmax(logits / temperature) */
   temperature?: number;
@@ -35,12 +36,15 @@ export interface UnderstandTimings {
   totalMs: number;
   promptTokens: number;
   generatedTokens: number;
+  /** decoder calls (the token limit counts these; see decodeTokens) */
+  decodeSteps: number;
 }
 
 export interface UnderstandResult {
   text: string;
   /** generated token ids, without the start token and without `<|im_end|>` */
   tokenIds: number[];
+  /** 'length': cut by the token limit (the answer has maxNewTokens - 1 tokens and did not end) */
   finishReason: 'stop' | 'length';
   timings: UnderstandTimings;
 }
