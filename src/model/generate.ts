@@ -8,6 +8,7 @@ import {
   appendTextBlock, appendVaeBlock, appendVitBlock, markerEmbeddings, prepareVaeImage, prepareVitImage, textBlockIds,
   wrapInMarkers, type MarkerEmbeddings,
 } from './context-blocks.ts';
+import { analyzeBeforeGenerating } from './analyze-first.ts';
 import { throwIfCancelled, type CancelCheck } from './cancellation.ts';
 import { decodedToRgb, gridPositionIds, resizeByRule, unpatchify } from './preprocess.ts';
 import { createPrng, normalArray } from './prng.ts';
@@ -232,8 +233,12 @@ export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer,
     return given ?? normalArray(prng, len);
   });
 
+  const analysis = request.analyzeFirst && editing
+    ? await analyzeBeforeGenerating(runner, tokenizer, images, request.prompt, request.analyzeFirst.maxNewTokens, cancel)
+    : undefined;
   const markers = await markerEmbeddings(runner, tokenizer);
-  const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images, prompt: request.prompt }, vaeNoise, cancel);
+  const prompt = analysis?.instruction ?? request.prompt;
+  const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images, prompt }, vaeNoise, cancel);
   const t1 = performance.now();
   const numTimesteps = request.steps ?? m.numTimesteps;
   const onStep = request.onStep;
@@ -248,5 +253,5 @@ export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer,
   const decoded = await runner.decodeVae(latent, gridH * patchSize, gridW * patchSize);
   const image = decodedToRgb(decoded, width, height);
   const t3 = performance.now();
-  return { image, timings: { contextMs: t1 - t0, flowMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0, steps: numTimesteps - 1 } };
+  return { image, ...(analysis ? { analysis } : {}), timings: { contextMs: t1 - t0, flowMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0, steps: numTimesteps - 1 } };
 }

@@ -82,8 +82,26 @@ export interface GenerateRequest {
   seed?: number;
   /** explicit standard-normal draws (parity with fixtures); each overrides the seeded draw */
   noise?: GenerateNoise;
+  /**
+   * Run the official generator's understanding pass on the conditioning images first and append its
+   * answer to the prompt (src/model/analyze-first.ts); ignored without conditioning images.
+   */
+  analyzeFirst?: { maxNewTokens: number };
   onStep?: (event: StepEvent) => void;
   signal?: AbortSignal;
+}
+
+/** What the analyze-first pass produced (generated text: patient-adjacent, never logged). */
+export interface AnalysisResult {
+  text: string;
+  tokenIds: number[];
+  /** 'length': cut by its token limit */
+  finishReason: 'stop' | 'length';
+  decodeSteps: number;
+  maxNewTokens: number;
+  /** the instruction the generation used: prompt, or prompt + "\n\n" + text */
+  instruction: string;
+  ms: number;
 }
 
 export interface GenerateNoise {
@@ -103,6 +121,8 @@ export interface GenerateTimings {
 
 export interface GenerateResult {
   image: RgbImage;
+  /** present when the request asked for analyzeFirst and had conditioning images */
+  analysis?: AnalysisResult;
   timings: GenerateTimings;
 }
 
