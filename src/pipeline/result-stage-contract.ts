@@ -1,6 +1,7 @@
 // What the analyse stage asks of the model-and-builders part (the result stage), and what it gets back.
 import type { DicomResultObject } from '../dicom/writers/result-common.ts';
 import type { AiResultInput } from '../fhir/builders/result-input.ts';
+import type { TaskAnalysis } from './assemble-results.ts';
 import type { IngestedSeries } from './ingest-series.ts';
 import type { ResolvedStudy } from './resolve-study.ts';
 import type { SeriesAttributes, TaskSpec } from './task-profiles/index.ts';
@@ -25,6 +26,15 @@ export interface AnalysisOutputs {
   tasks: number;
   /** Calls into the model engine. */
   engineCalls: number;
+  /** What the model said about its own work: analyze-first answers, reports cut by the token limit. */
+  modelNotes?: ModelNotes;
+}
+
+export interface ModelNotes {
+  /** analyze-first answers (model output: kept with the run's outputs, never logged) */
+  analyses: TaskAnalysis[];
+  /** ids of report tasks whose text stopped at the token limit */
+  reportsCutByTokenLimit: string[];
 }
 
 export interface ResultStage {

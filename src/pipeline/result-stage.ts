@@ -51,7 +51,10 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       if (analysed.length === 0) return { dicomObjects: [], tasks, engineCalls: counted.calls() };
 
       const results = await time('dicom-build', async () => assembleResults(analysed, { jobKey, createdAt, algorithm: deps.algorithm }));
-      if (!deps.fhir || !study.imagingStudyId) return { dicomObjects: results.dicomObjects, tasks, engineCalls: counted.calls() };
+      const notes = results.analyses.length > 0 || results.reportsCutByTokenLimit.length > 0
+        ? { modelNotes: { analyses: results.analyses, reportsCutByTokenLimit: results.reportsCutByTokenLimit } }
+        : {};
+      if (!deps.fhir || !study.imagingStudyId) return { dicomObjects: results.dicomObjects, tasks, engineCalls: counted.calls(), ...notes };
       const fhirInput = toFhirResultInput(results, {
         jobKey,
         imagingStudyId: study.imagingStudyId,
@@ -62,7 +65,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       });
       const validator = deps.fhir.validator;
       await time('fhir-build', async () => validator.assertValidBundle(buildAiResultBundle(fhirInput).bundle));
-      return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls() };
+      return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls(), ...notes };
     },
   };
 }

@@ -56,6 +56,7 @@ export function buildAiResultBundle(input: AiResultInput): AiResultBundle {
     deviceReference: deviceFullUrl,
     targetReferences: [reportFullUrl, ...observationEntries.map((e) => urlOf(e.role)), ...mediaEntries.map((e) => urlOf(e.role))],
     prompt: input.prompt,
+    ...(input.analysis ? { analysis: input.analysis } : {}),
     recordedAt: input.recordedAt,
   });
 

@@ -15,6 +15,9 @@ const EDIT_GUIDANCE = {
   steps: 50,
 };
 
+/** The official generator analyses the slice before every edit, with at most 800 decoder calls. */
+const ANALYZE_FIRST = { enabled: true, maxNewTokens: 800 };
+
 const REPORT_DECODE = { maxNewTokens: 512, temperature: 0 };
 
 export const DEFAULT_TASK_PROFILES: TaskProfiles = {
@@ -66,6 +69,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           prompt: 'Please help me segment the lungs.',
           slices: { mode: 'evenly-spaced', count: 3 },
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           structure: {
             label: 'Lungs',
             category: ANATOMICAL_STRUCTURE,
@@ -103,6 +107,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           prompt: 'Please help me segment the brain.',
           slices: { mode: 'evenly-spaced', count: 3 },
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           structure: {
             label: 'Brain',
             category: ANATOMICAL_STRUCTURE,
@@ -131,6 +136,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           prompt: 'Synthesize the corresponding FLAIR image from the given T2-weighted brain MRI slice.',
           slices: { mode: 'all', max: 64 },
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           outputLabel: 'Synthetic FLAIR',
         },
       ],
