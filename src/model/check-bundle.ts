@@ -8,7 +8,7 @@ import { GRAPH_NAMES } from './manifest.ts';
 import type { ResizeRule } from './preprocess.ts';
 import { createSessions } from './sessions.ts';
 import { loadTokenizer } from './tokenizer.ts';
-import type { ExecutionProviderSetting } from './types.ts';
+import type { ExecutionProviderSetting, LoadedProvider } from './types.ts';
 
 export interface BundleCheckReport {
   dir: string;
@@ -16,7 +16,7 @@ export interface BundleCheckReport {
   version: string;
   dtype: string;
   requestedProvider: ExecutionProviderSetting;
-  provider: 'cuda' | 'cpu';
+  provider: LoadedProvider;
   notes: string[];
   files: Array<{ path: string; size: number; sha256: string }>;
   graphs: Array<{ name: string; file: string; inputs: string[]; outputs: string[] }>;

@@ -12,7 +12,7 @@ import { GraphRunner } from './runner.ts';
 import { createSessions, type SessionSet } from './sessions.ts';
 import { loadTokenizer, type TextTokenizer } from './tokenizer.ts';
 import { runUnderstand } from './understand.ts';
-import type { Engine, ExecutionProviderSetting, GenerateRequest, GenerateResult, ModelInfo, UnderstandRequest, UnderstandResult } from './types.ts';
+import type { Engine, ExecutionProviderSetting, GenerateRequest, LoadedProvider, GenerateResult, ModelInfo, UnderstandRequest, UnderstandResult } from './types.ts';
 
 export interface EngineOptions {
   modelDir: string;
@@ -36,7 +36,7 @@ export interface InThreadEngine extends Engine {
   generateWith(request: GenerateRequest, cancel: CancelCheck): Promise<GenerateResult>;
 }
 
-export function modelInfoOf(bundle: ModelBundle, provider: 'cuda' | 'cpu'): ModelInfo {
+export function modelInfoOf(bundle: ModelBundle, provider: LoadedProvider): ModelInfo {
   const m = bundle.manifest;
   return { name: m.name, version: m.version, formatVersion: m.formatVersion, dtype: m.dtype, architecture: m.architecture, intendedUse: m.intendedUse, provider };
 }

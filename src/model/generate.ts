@@ -211,6 +211,14 @@ export function resolveGuidance(runner: GraphRunner, request: GenerateRequest, e
 }
 
 export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer, request: GenerateRequest, cancel: CancelCheck): Promise<GenerateResult> {
+  try {
+    return await generateOnce(runner, tokenizer, request, cancel);
+  } finally {
+    runner.releaseAllKv();
+  }
+}
+
+async function generateOnce(runner: GraphRunner, tokenizer: TextTokenizer, request: GenerateRequest, cancel: CancelCheck): Promise<GenerateResult> {
   const t0 = performance.now();
   const m = runner.manifest;
   const { channels, downsample, pixelsPerToken, patchSize, tokenDim, maxGrid } = m.latent;

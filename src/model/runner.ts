@@ -46,6 +46,8 @@ export class GraphRunner {
   private readonly presentNames: string[];
   /** all-ones attention mask storage, grown on demand and handed out as views (masks are always all ones) */
   private ones = new BigInt64Array(0);
+  /** KV outputs the WebGPU provider left on the device: freed by releaseKv or at the end of a request */
+  private readonly deviceKv = new Set<ort.Tensor>();
 
   constructor(readonly sessions: Sessions, readonly manifest: ModelManifest) {
     this.hidden = manifest.hiddenSize;
@@ -141,10 +143,25 @@ export class GraphRunner {
       return { hidden: out.last_hidden_state!.data as Float32Array, context: ctx };
     }
     const out = await this.sessions.language_model.run(feeds);
+    const kv = this.presentNames.map((n) => out[n]!);
+    for (const t of kv) if (t.location !== 'cpu') this.deviceKv.add(t);
     return {
       hidden: out.last_hidden_state!.data as Float32Array,
-      context: { kv: this.presentNames.map((n) => out[n]!), length: ctx.length + s, rope: ctx.rope },
+      context: { kv, length: ctx.length + s, rope: ctx.rope },
     };
+  }
+
+  /** Frees a context's device-resident KV (WebGPU) once no later call needs it; host KV is left to the GC. */
+  releaseKv(ctx: KvContext): void {
+    for (const t of ctx.kv) {
+      if (this.deviceKv.delete(t)) t.dispose();
+    }
+  }
+
+  /** Frees every device-resident KV still held: the end of a request. */
+  releaseAllKv(): void {
+    for (const t of this.deviceKv) t.dispose();
+    this.deviceKv.clear();
   }
 
   /** hidden [s, H] -> logits [s, V] */

@@ -7,7 +7,9 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-export type ExecutionProviderSetting = 'auto' | 'cuda' | 'cpu';
+export type ExecutionProviderSetting = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+/** the provider the sessions loaded on */
+export type LoadedProvider = 'cuda' | 'webgpu' | 'cpu';
 
 export interface TokenEvent {
   /** index of the generated token (0-based) */
@@ -133,7 +135,7 @@ export interface ModelInfo {
   dtype: string;
   architecture: string;
   intendedUse: string;
-  provider: 'cuda' | 'cpu';
+  provider: LoadedProvider;
 }
 
 export interface Engine {

@@ -97,6 +97,8 @@ export async function decodeTokens(
     throwIfCancelled(options.cancel);
     const embeds = await runner.embedTokens([current]);
     const { hidden, context } = await runner.runLanguageModel(ctx, { embeds, positions: [ctx.rope], causal: true, genRange: null }, true);
+    // the superseded cache is not needed again (WebGPU keeps it on the device until freed)
+    if (ctx !== start) runner.releaseKv(ctx);
     ctx = { ...context, rope: ctx.rope + 1 };
     const logits = await runner.lmHead(hidden);
     options.onStep?.({ input: current, logits });
@@ -122,6 +124,16 @@ export function officialAnswerText(tokenizer: TextTokenizer, tokenIds: number[],
 }
 
 export async function runUnderstand(
+  runner: GraphRunner, tokenizer: TextTokenizer, request: UnderstandRequest, cancel: CancelCheck,
+): Promise<UnderstandResult> {
+  try {
+    return await understandOnce(runner, tokenizer, request, cancel);
+  } finally {
+    runner.releaseAllKv();
+  }
+}
+
+async function understandOnce(
   runner: GraphRunner, tokenizer: TextTokenizer, request: UnderstandRequest, cancel: CancelCheck,
 ): Promise<UnderstandResult> {
   const t0 = performance.now();

@@ -89,6 +89,17 @@ describe('execution providers', () => {
     expect((error as ExecutionProviderUnavailableError).detail).toMatch(/^cuda/);
   });
 
+  it("'webgpu' fails with ExecutionProviderUnavailableError on a host without a WebGPU adapter, never a crash", async () => {
+    const bundle = await loadBundle(TINY_DIR, { verifyHashes: false });
+    const error = await createSessions(bundle, { provider: 'webgpu' }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
+    expect((error as ExecutionProviderUnavailableError).detail).toBe('webgpu: no usable adapter');
+    // the process goes on: the CPU provider still loads afterwards
+    const set = await createSessions(bundle, { provider: 'cpu' });
+    expect(set.provider).toBe('cpu');
+    await set.release();
+  });
+
   it("'auto' falls back to the CPU with a log line", async () => {
     const bundle = await loadBundle(TINY_DIR, { verifyHashes: false });
     const warnings: string[] = [];
