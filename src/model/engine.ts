@@ -48,6 +48,7 @@ export async function createEngine(options: EngineOptions): Promise<InThreadEngi
     provider: options.provider, logger: options.logger, intraOpNumThreads: options.intraOpNumThreads, allowSpinning: options.allowSpinning,
   });
   const runner = new GraphRunner(sessionSet.sessions, bundle.manifest);
+  runner.batchGuidance = sessionSet.provider !== 'webgpu';
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const info = modelInfoOf(bundle, sessionSet.provider);
   let closed = false;
