@@ -53,10 +53,11 @@ export interface StackedContexts {
 export class GraphRunner {
   readonly hidden: number;
   /**
-   * Run the guidance branches of a flow step as one batched call. Off on WebGPU: its KV stays on
-   * the device, and stacking would bring every cache to the host and upload it again on each step.
+   * Run the guidance branches of a flow step as one batched call (the engine turns it on for CUDA).
+   * Off on WebGPU: its KV stays on the device, and stacking would bring every cache to the host and
+   * upload it again on each step. Off on the CPU provider: measured slower there (see engine.ts).
    */
-  batchGuidance = true;
+  batchGuidance = false;
   /** optional observer of every language_model call */
   observer: ((info: LmCallInfo) => void) | null = null;
   private readonly kvNames: string[];

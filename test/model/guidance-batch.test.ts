@@ -31,6 +31,7 @@ async function flow(batch: boolean, guidance: { textScale: number; imageScale: n
     calls += 1;
     return original(...args);
   }) as typeof lm.run;
+  const previous = runner.batchGuidance;
   runner.batchGuidance = batch;
   const records: StepRecord[] = [];
   try {
@@ -40,7 +41,7 @@ async function flow(batch: boolean, guidance: { textScale: number; imageScale: n
     });
   } finally {
     lm.run = original;
-    runner.batchGuidance = true;
+    runner.batchGuidance = previous;
   }
   return { records, calls };
 }
