@@ -48,8 +48,9 @@ export async function createEngine(options: EngineOptions): Promise<InThreadEngi
     provider: options.provider, logger: options.logger, intraOpNumThreads: options.intraOpNumThreads, allowSpinning: options.allowSpinning,
   });
   const runner = new GraphRunner(sessionSet.sessions, bundle.manifest);
-  // batched guidance on CUDA only: on the CPU provider one batch-3 call measured 6-9x slower than three
-  // calls at 1,000-token contexts (npm run bench -- model); on WebGPU the KV stays on the device
+  // batched guidance on CUDA only: on the CPU provider one batch-3 call measured 1.2-9x slower than three
+  // calls at 1,000-token contexts (npm run bench -- model, loaded 2-core machine; faster only on tiny
+  // contexts); on WebGPU the KV stays on the device
   runner.batchGuidance = sessionSet.provider === 'cuda';
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const info = modelInfoOf(bundle, sessionSet.provider);

@@ -101,6 +101,16 @@ describe('engine pool', () => {
     await expect(pool.understand({ prompt: 'x', images: [input, input, input] })).rejects.toMatchObject({ detail: 'maxImages' });
   });
 
+  it('returns the analyze-first answer through a worker, as the in-thread engine does; its limit is checked too', async () => {
+    const request = { prompt: 'Segment the vessels.', images: [input], steps: 3, seed: 4, analyzeFirst: { maxNewTokens: 5 } };
+    const [viaPool, inThread] = await Promise.all([pool.generate(request), local.generate(request)]);
+    expect(viaPool.analysis).toBeDefined();
+    expect(viaPool.analysis!.decodeSteps).toBeLessThanOrEqual(5);
+    expect({ ...viaPool.analysis, ms: 0 }).toEqual({ ...inThread.analysis, ms: 0 });
+    expect(viaPool.image.data).toEqual(inThread.image.data);
+    await expect(pool.generate({ ...request, analyzeFirst: { maxNewTokens: 65 } })).rejects.toMatchObject({ code: 'MODEL_LIMIT_EXCEEDED', detail: 'maxNewTokens' });
+  });
+
   it.each(['throw', 'exit'] as const)('survives a worker that dies (%s): the request fails, the worker is replaced', async (mode) => {
     const before = pool.workerThreadIds();
     await expect(pool.crashWorkerForTest(mode)).rejects.toBeInstanceOf(InferenceWorkerCrashedError);
