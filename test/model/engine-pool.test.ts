@@ -44,6 +44,13 @@ describe('engine pool', () => {
     expect(pool.workerThreadIds()).toHaveLength(2); // the running pool is untouched
   });
 
+  it("refuses to start on 'webgpu' without a WebGPU adapter, with a clear error and no crash", async () => {
+    const error = await createEnginePool({ modelDir: TINY_DIR, provider: 'webgpu', workers: 1, verifyHashes: false }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
+    expect((error as ExecutionProviderUnavailableError).detail).toBe('webgpu: no usable adapter');
+    expect(pool.workerThreadIds()).toHaveLength(2);
+  });
+
   it('understands like the in-thread engine and streams every token', async () => {
     const tokens: TokenEvent[] = [];
     const request = { images: [input], prompt: understandRef.prompt, maxNewTokens: understandRef.decode.max_new_tokens };

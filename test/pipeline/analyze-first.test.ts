@@ -13,6 +13,7 @@ import { resizeByRule } from '../../src/model/preprocess.ts';
 import type { GenerateRequest } from '../../src/model/types.ts';
 import { CUT_BY_TOKEN_LIMIT_NOTICE, reportSectionText } from '../../src/pipeline/assemble-results.ts';
 import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { deserializeRunOutputs, serializeRunOutputs } from '../../src/pipeline/run-outputs.ts';
 import { runSeriesTasks } from '../../src/pipeline/run-series-tasks.ts';
 import { taskProfilesSchema, type TaskSpec } from '../../src/pipeline/task-profiles/index.ts';
 import { EXAMPLE_INPUT } from '../../fhir-profiles/build/examples.ts';
@@ -74,6 +75,12 @@ describe('analyzeFirst task-profile option', () => {
   it('a report cut by the token limit says so in its text; a complete one does not', () => {
     expect(reportSectionText([{ text: 'Findings: none.', cutByTokenLimit: true }])).toBe(`Findings: none.\n${CUT_BY_TOKEN_LIMIT_NOTICE}`);
     expect(reportSectionText([{ text: 'Findings: none.', cutByTokenLimit: false }])).toBe('Findings: none.');
+  });
+
+  it('the run outputs keep the analyze-first answers and the cut reports across persistence', () => {
+    const modelNotes = { analyses: [{ taskId: 'seg', sliceIndex: 2, text: 'liver outline', cutByTokenLimit: true }], reportsCutByTokenLimit: ['rep'] };
+    const persisted = serializeRunOutputs({ jobKey: 'k', dicomwebBaseUrl: 'http://pacs', noProfileModalities: [], tasks: 2, dicomObjects: [], modelNotes });
+    expect(deserializeRunOutputs(JSON.parse(JSON.stringify(persisted))).modelNotes).toEqual(modelNotes);
   });
 
   it('the Provenance carries the intermediate answer as a derivation entity and still validates', () => {
