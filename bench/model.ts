@@ -1,8 +1,11 @@
 // `npm run bench -- model`: host overhead of the UniMedVL engine on the tiny bundle, against bare
-// loops of the same session.run calls with precomputed inputs; main-thread event-loop delay while
-// the worker pool runs; resident memory of a pool with 1 and 2 workers. Prints figures only.
+// loops of the same session.run calls with precomputed inputs; batched vs per-branch guidance; the
+// same work as the Python reference loop (models/export/reference_run.py) on CPU, one thread each;
+// main-thread event-loop delay while the worker pool runs; resident memory of a pool with 1 and 2
+// workers. Prints figures only.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -12,7 +15,7 @@ import { createEnginePool } from '../src/model/engine-pool.ts';
 import { markerEmbeddings, wrapInMarkers } from '../src/model/context-blocks.ts';
 import { buildGuidanceContexts, flowSchedule, runFlow } from '../src/model/generate.ts';
 import { neverCancelled } from '../src/model/cancellation.ts';
-import { gridPositionIds } from '../src/model/preprocess.ts';
+import { gridPositionIds, resizeByRule } from '../src/model/preprocess.ts';
 import { createPrng, normalArray } from '../src/model/prng.ts';
 import { decodeTokens, prefillUnderstanding } from '../src/model/understand.ts';
 import type { KvContext } from '../src/model/runner.ts';
@@ -131,7 +134,11 @@ async function flowFigures(engine: InThreadEngine, meter: ReturnType<typeof inst
   const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images: [], prompt: promptOfTokens(64) }, [], neverCancelled);
   const noise = normalArray(createPrng(1), n * 64);
   const guidance = { ...runner.manifest.guidanceT2i, interval: [0, 1] as [number, number] }; // two branches every step
-  const flow = () => runFlow(runner, contexts, markers, { gridH, gridW, noise, guidance, numTimesteps, shift: 3, cancel: neverCancelled });
+  // per-branch calls: the same session.run calls as the bare loop below
+  const flow = async () => {
+    runner.batchGuidance = false;
+    await runFlow(runner, contexts, markers, { gridH, gridW, noise, guidance, numTimesteps, shift: 3, cancel: neverCancelled });
+  };
   await flow();
   // bare loop: latent_embed, then language_model + gen_head in both branches, inputs prepared
   const s = runner.sessions;
@@ -215,7 +222,108 @@ function measureMemory(workers: number): { before: MemoryFigures; after: MemoryF
   return JSON.parse(out) as { before: MemoryFigures; after: MemoryFigures };
 }
 
+/** Batched guidance (one language_model call per step) vs one call per branch, same flow, A/B interleaved. */
+async function batchFigures(engine: InThreadEngine): Promise<{ batchedMs: number; perBranchMs: number; steps: number }> {
+  const { runner, tokenizer } = engine;
+  const image = resizeByRule(readRgbPng(join(MODEL_DIR, 'reference', 'input.png')), runner.manifest.vaeResize);
+  const markers = await markerEmbeddings(runner, tokenizer);
+  const vaeNoise = normalArray(createPrng(2), 16 * (image.width / 8) * (image.height / 8));
+  const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images: [image], prompt: promptOfTokens(64) }, [vaeNoise], neverCancelled);
+  const n = (image.width / 16) * (image.height / 16);
+  const noise = normalArray(createPrng(3), n * 64);
+  const numTimesteps = 26;
+  const flow = (batch: boolean) => async () => {
+    runner.batchGuidance = batch;
+    const t0 = performance.now();
+    await runFlow(runner, contexts, markers, { gridH: image.height / 16, gridW: image.width / 16, noise, guidance: runner.manifest.guidanceEdit, numTimesteps, shift: 3, cancel: neverCancelled });
+    runner.batchGuidance = false;
+    return performance.now() - t0;
+  };
+  const batched: number[] = [];
+  const single: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    if (r % 2) single.push(await flow(false)());
+    batched.push(await flow(true)());
+    if (!(r % 2)) single.push(await flow(false)());
+  }
+  return { batchedMs: best(batched) / (numTimesteps - 1), perBranchMs: best(single) / (numTimesteps - 1), steps: numTimesteps - 1 };
+}
+
+function readRgbPng(path: string): { width: number; height: number; data: Uint8Array } {
+  const png = PNG.sync.read(readFileSync(path));
+  const data = new Uint8Array(png.width * png.height * 3);
+  for (let i = 0; i < png.width * png.height; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = png.data[i * 4 + c]!;
+  return { width: png.width, height: png.height, data };
+}
+
+const REFERENCE_DECODE_CALLS = 64;
+const REFERENCE_TIMESTEPS = 6;
+
+/** Runs models/export/reference_run.py once (fresh, for its timings) and returns result.json. */
+function runReference(spec: Record<string, unknown>, out: string): { timing: Record<string, number | number[]>; [k: string]: unknown } {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const specPath = join(out, 'spec.json');
+  writeFileSync(specPath, JSON.stringify({ ...spec, out, bundle: MODEL_DIR, threads: 1, record_velocities: false }));
+  execFileSync('/usr/bin/python3', [join(MODEL_DIR, '..', 'export', 'reference_run.py'), specPath], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+}
+
+/**
+ * The same work in the TypeScript engine and in the Python reference loop (PyTorch twins of the
+ * graphs), one CPU thread each, one run: understanding of a 256x256 CT slice with 64 decoder calls,
+ * and an edit of it (VAE 256x256 + ViT 392x392 context, three guidance branches) for 5 flow steps.
+ */
+async function referenceFigures(): Promise<{ engineTps: number; refTps: number; engineStepMs: number; refStepMs: number; batchedStepMs: number }> {
+  const base = join(MODEL_DIR, '..', '..', '.tmp', 'bench-reference');
+  const prompt = 'Please help me segment the liver.';
+  const und = runReference({ scenario: 'understand', image: { kind: 'ct_small', size: [256, 256] }, prompt, max_new_tokens: REFERENCE_DECODE_CALLS }, join(base, 'understand'));
+  const edit = runReference({ scenario: 'edit', image: { kind: 'ct_small', size: [256, 256] }, prompt, num_timesteps: REFERENCE_TIMESTEPS, noise_seed: 7 }, join(base, 'edit'));
+  const engine = await createEngine({ modelDir: MODEL_DIR, provider: 'cpu', verifyHashes: false, intraOpNumThreads: 1 });
+  try {
+    const { runner, tokenizer } = engine;
+    const input = readRgbPng(join(base, 'understand', 'input.png'));
+    const { context } = await prefillUnderstanding(runner, tokenizer, { images: [input], prompt }, neverCancelled);
+    const t0 = performance.now();
+    const d = await decodeTokens(runner, tokenizer, context, { maxNewTokens: REFERENCE_DECODE_CALLS, cancel: neverCancelled });
+    const engineTps = d.steps / ((performance.now() - t0) / 1000);
+    const refSteps = und.timing.decode_step_ms as number[];
+    const refTps = refSteps.length / (refSteps.reduce((a, b) => a + b, 0) / 1000);
+
+    const image = resizeByRule(readRgbPng(join(base, 'edit', 'input.png')), runner.manifest.vaeResize);
+    const markers = await markerEmbeddings(runner, tokenizer);
+    // the reference's own draws: the same inputs
+    const f32 = (file: string) => {
+      const b = readFileSync(join(base, 'edit', file));
+      return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+    };
+    const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images: [image], prompt }, [f32('vae_sample_noise.bin')], neverCancelled);
+    const flowOnce = async (batch: boolean) => {
+      runner.batchGuidance = batch;
+      const t1 = performance.now();
+      await runFlow(runner, contexts, markers, {
+        gridH: image.height / 16, gridW: image.width / 16, noise: f32('noise.bin'), guidance: runner.manifest.guidanceEdit,
+        numTimesteps: REFERENCE_TIMESTEPS, shift: 3, cancel: neverCancelled,
+      });
+      runner.batchGuidance = false;
+      return (performance.now() - t1) / (REFERENCE_TIMESTEPS - 1);
+    };
+    const engineStepMs = await flowOnce(false);
+    const batchedStepMs = await flowOnce(true);
+    const refFlow = edit.timing.flow_step_ms as number[];
+    const refStepMs = refFlow.reduce((a, b) => a + b, 0) / refFlow.length;
+    return { engineTps, refTps, engineStepMs, refStepMs, batchedStepMs };
+  } finally {
+    await engine.close();
+  }
+}
+
 export async function runModelBench(): Promise<void> {
+  const r = await referenceFigures();
+  console.log(`same work as the Python reference loop (models/export/reference_run.py, PyTorch CPU, 1 thread; engine: onnxruntime-node CPU, 1 intra-op thread; tiny bundle, one run):`);
+  console.log(`  understanding (256x256 CT slice, ${REFERENCE_DECODE_CALLS} decoder calls): engine ${r.engineTps.toFixed(1)} tok/s, reference ${r.refTps.toFixed(1)} tok/s -> ratio engine/reference ${(r.engineTps / r.refTps).toFixed(2)}x`);
+  console.log(`  edit flow (VAE 256x256 + ViT 784 tokens, 3 branches, ${REFERENCE_TIMESTEPS - 1} steps): engine ${r.engineStepMs.toFixed(1)} ms/step (one call per branch, the CPU default; batched ${r.batchedStepMs.toFixed(1)}), reference ${r.refStepMs.toFixed(1)} ms/step -> reference/engine ${(r.refStepMs / r.engineStepMs).toFixed(2)}x`);
+
   const engine = await createEngine({ modelDir: MODEL_DIR, provider: 'cpu', verifyHashes: false });
   console.log(`bundle ${engine.modelInfo().name} ${engine.modelInfo().version}, provider ${engine.modelInfo().provider}, ${DECODE_TOKENS} decode tokens, best of ${REPEATS} interleaved A/B runs; host share = median of (time outside session.run / time inside)`);
   const meter = instrumentRuns(engine);
@@ -223,6 +331,8 @@ export async function runModelBench(): Promise<void> {
     const d = await decodeFigures(engine, meter, ctx);
     console.log(`understand @${ctx} ctx: engine ${d.engineTps.toFixed(0)} tok/s, bare session.run loop ${d.bareTps.toFixed(0)} tok/s -> overhead vs bare ${d.overhead.toFixed(1)} %; host time outside session.run ${d.hostShare.toFixed(1)} % of time inside (goal <= 5 %)`);
   }
+  const b = await batchFigures(engine);
+  console.log(`guidance branches (edit of input.png, 3 branches, ${b.steps} steps): one batched call ${b.batchedMs.toFixed(2)} ms/step, one call per branch ${b.perBranchMs.toFixed(2)} ms/step (CPU default) -> per-branch/batched ${(b.perBranchMs / b.batchedMs).toFixed(2)}x`);
   const g = await flowFigures(engine, meter);
   console.log(`generate (${g.tokens} latent tokens, 2 guidance branches): engine ${g.engineStepMs.toFixed(2)} ms/step, bare loop ${g.bareStepMs.toFixed(2)} ms/step -> overhead vs bare ${g.overhead.toFixed(1)} %; host time outside session.run ${g.hostShare.toFixed(1)} % (goal <= 5 %)`);
   await engine.close();

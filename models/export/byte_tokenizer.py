@@ -31,17 +31,17 @@ def encode(text):
 
 
 def decode(ids):
+    """ids -> text as tokenizer.json decodes them (Hugging Face tokenizers, skip_special_tokens off):
+    one byte string, special tokens as their text, ids outside the vocabulary (261..319) skipped,
+    invalid UTF-8 replaced by U+FFFD."""
     inv = {v: k for k, v in special_ids().items()}
-    out, buf = [], bytearray()
+    buf = bytearray()
     for i in ids:
         if i < 256:
             buf.append(i)
-        else:
-            out.append(buf.decode("utf-8", errors="replace"))
-            buf = bytearray()
-            out.append(inv.get(i, ""))
-    out.append(buf.decode("utf-8", errors="replace"))
-    return "".join(out)
+        elif i in inv:
+            buf += inv[i].encode("utf-8")
+    return buf.decode("utf-8", errors="replace")
 
 
 def tokenizer_json():

@@ -35,8 +35,8 @@ def peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def write_random_checkpoint(ckpt, vocab, seed=0):
-    llm = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=1, num_attention_heads=28,
+def write_random_checkpoint(ckpt, vocab, seed=0, layers=1):
+    llm = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=layers, num_attention_heads=28,
                num_key_value_heads=4, vocab_size=vocab, rope_theta=1000000.0, rms_norm_eps=1e-6,
                max_position_embeddings=32768, hidden_act="silu", tie_word_embeddings=False, model_type="qwen2",
                qk_norm=True, layer_module="Qwen2MoTDecoderLayer")
@@ -83,6 +83,10 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--vocab", type=int, default=152064)
     ap.add_argument("--keep", default=None)
+    ap.add_argument("--layers", type=int, default=1, help="decoder layers at the real width (the real model has 28)")
+    ap.add_argument("--device", default="cpu", help="export device (cuda on a GPU host)")
+    ap.add_argument("--export-only", action="store_true",
+                    help="stop after the export and checker (scripts/gpu-check.sh runs the TS engine on the bundle)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     work = a.keep or tempfile.mkdtemp(prefix="unimedvl-realwidth-", dir=os.environ.get("TMPDIR", "/tmp"))
@@ -93,14 +97,15 @@ def main():
     ok = True
     try:
         t = time.time()
-        cfg = write_random_checkpoint(ckpt, a.vocab)
+        cfg = write_random_checkpoint(ckpt, a.vocab, layers=a.layers)
         times["checkpoint"] = time.time() - t
         print(f"[real-width] random bf16 checkpoint written in {times['checkpoint']:.1f}s, peak RSS {peak_rss_gib():.2f} GiB", flush=True)
 
         from export import export_bundle
         t = time.time()
         # force external data on every graph over 64 MiB (the real >2 GB graphs take the same path)
-        export_bundle(ckpt, out, "fp16", name="unimedvl-realwidth-1layer", external_min_bytes=64 * 2**20)
+        export_bundle(ckpt, out, "fp16", device=a.device, name=f"unimedvl-realwidth-{a.layers}layer",
+                      external_min_bytes=64 * 2**20)
         times["export"] = time.time() - t
         print(f"[real-width] export fp16 in {times['export']:.1f}s, peak RSS {peak_rss_gib():.2f} GiB", flush=True)
 
@@ -112,6 +117,9 @@ def main():
         print(f"[real-width] checker full_check OK in {times['checker']:.1f}s; external data: {ext}", flush=True)
         sizes = {f["path"]: f["size"] for f in m["files"]}
         print(f"[real-width] bundle size {sum(sizes.values()) / 2**30:.2f} GiB", flush=True)
+        if a.export_only:
+            print(f"[real-width] bundle at {out}", flush=True)
+            return
 
         # parity cases from the fp16 PyTorch modules
         import graph_cases

@@ -47,6 +47,13 @@ PREPROCESS = {
     "vae": {"max_size": 1024, "min_size": 32, "stride": 16, "max_pixels": 1806336,
             "resample": "bicubic", "antialias": True, "rounding": "python-round-half-even",
             "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "background": "white"},
+    # The generator's own ViT rule (interactive_image_generator.py DEFAULT_CONFIG vit_transform_size
+    # (980, 387, 14), ImageTransform's default max_pixels 14*14*9*1024): applied by
+    # InterleaveInferencer.interleave_inference to the image the VAE rule already resized, for the ViT
+    # block of a generation context (and of the understanding pass that precedes an edit).
+    "vit_generation": {"max_size": 980, "min_size": 387, "stride": 14, "max_pixels": 1806336,
+                       "applies_to": "vae-resized image", "resample": "bicubic", "antialias": True,
+                       "rounding": "python-round-half-even", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]},
 }
 
 LATENT = {"channels": 16, "downsample": 8, "patch_size": 2, "token_dim": 64, "pixels_per_token": 16,

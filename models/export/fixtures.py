@@ -91,7 +91,9 @@ def write_all(ckpt, out, seed):
             "decode": {"max_new_tokens": UNDERSTAND_MAX_NEW, "strategy": "greedy", "start_id": ids["bos"],
                        "steps": [{"step": s["step"], "input_id": s["input_id"], "position_id": s["position_id"],
                                   "next_id": s["next_id"], "logits": tensor_io.digest(s["logits"])} for s in steps],
-                       "generated_ids": answer, "stopped_on_eos": len(answer) < len(steps)},
+                       "generated_ids": answer, "stopped_on_eos": steps[-1]["next_id"] == ids["eos"],
+                       "limit_semantics": "max_new_tokens = decoder calls (Bagel.generate_text max_length); "
+                                          "the last call's prediction is not appended"},
         }
         und["decode"]["step0_logits"] = tensor_io.save(steps[0]["logits"], ref, "understand/step0_logits.bin")
         tensor_io.write_json(und, os.path.join(ref, "understand.json"))
@@ -112,7 +114,7 @@ def write_all(ckpt, out, seed):
         n = (H // 16) * (W // 16)
         noise = torch.randn(n, 64, generator=gen)
         ctxs = eng.build_contexts([("image", vae_img), ("text", EDIT_PROMPT)], vae_noise=vae_noise)
-        vit_of_vae = R.resize(vae_img, R.VIT_RULE)
+        vit_of_vae = R.resize(vae_img, R.GEN_VIT_RULE)
         latent, tokens = eng.vae_tokens(R.pixels(vae_img), vae_noise)
         extra = {"prompt": EDIT_PROMPT, "inputs": [["image", "input.png"], ["text", EDIT_PROMPT]],
                  "vae_image": {**_img_entry(vae_img, ref, "edit_vae_resized.png"), "pixels": _px_digest(R.pixels(vae_img))},

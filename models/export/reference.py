@@ -61,7 +61,8 @@ Image preprocessing
                  snaps each side v -> max(stride, int(round(v / stride) * stride))
       if w'*h' > max_pixels: (w', h') = apply(w', h', max_pixels / (w'*h'))
       if max(w', h') > max_size: (w', h') = apply(w', h', max_size / max(w', h'))
-  ViT: (980, 378, 14, 2007040); VAE: (1024, 32, 16, 1806336).
+  ViT (understanding): (980, 378, 14, 2007040); VAE: (1024, 32, 16, 1806336);
+  ViT of a generation context (GEN_VIT_RULE): (980, 387, 14, 1806336), applied to the VAE-resized image.
 * resample: PIL `Image.resize((w', h'), BICUBIC)` (PIL bicubic always antialiases when
   downscaling; if the size is unchanged PIL returns an exact copy).
 * pixel = (u8 / 255 - 0.5) / 0.5 in float32, laid out [1, 3, h, w] (CHW). The vision_encoder graph
@@ -70,7 +71,9 @@ Image preprocessing
 * Understanding (VQA/report): the image goes through the ViT rule directly (no VAE block).
 * Editing (image-to-image): the image is first resized with the VAE rule (this is "the" input
   image and also fixes the output size); the VAE block uses it as is; the ViT block applies the
-  ViT rule to that already-resized image. Order in the context: VAE block, then ViT block.
+  generator's ViT rule GEN_VIT_RULE (not the understanding rule) to that already-resized image
+  (inferencer.py InterleaveInferencer.interleave_inference + update_context_image with the
+  vit_transform of interactive_image_generator.py). Order in the context: VAE block, then ViT block.
 
 Flow matching sampler (rectified flow)
 --------------------------------------
@@ -107,7 +110,14 @@ Understanding decode
 cond = [ViT block per image ..., TEXT block(prompt)]; then feed bos at position rope, is_causal
 true, gen_range (1,1), commit; logits = lm_head(last_hidden_state)[0, -1]; next = argmax (first
 max on ties); stop when next == eos or after max_new_tokens model calls; every new token is fed
-at position rope+1, rope+2, ... The answer is the tokens after bos up to (excluding) eos.
+at position rope+1, rope+2, ... The answer is the tokens after bos up to (excluding) eos; like
+Bagel.generate_text the prediction of the last allowed call is not appended (an answer cut by the
+limit has max_new_tokens - 1 tokens; that call only tells whether the answer ended there).
+
+Analyze-first (interactive_image_generator.py, default "understanding mode" before an edit)
+-------------------------------------------------------------------------------------------
+understanding over [VAE-resized image (ViT block by GEN_VIT_RULE only), prompt], greedy, limit 800;
+instruction = prompt + "\n\n" + answer text (when not empty); then the edit with that instruction.
 """
 import copy
 import math
@@ -150,6 +160,9 @@ def target_size(w, h, max_size, min_size, stride, max_pixels):
 
 VIT_RULE = dict(max_size=980, min_size=378, stride=14, max_pixels=2007040)
 VAE_RULE = dict(max_size=1024, min_size=32, stride=16, max_pixels=1806336)
+# the generator's ViT rule, applied to the VAE-resized image (interactive_image_generator.py DEFAULT_CONFIG
+# vit_transform_size; data/transforms.py ImageTransform default max_pixels = 14*14*9*1024)
+GEN_VIT_RULE = dict(max_size=980, min_size=387, stride=14, max_pixels=1806336)
 
 
 def to_rgb(img):
@@ -298,11 +311,10 @@ class Engine:
         return self.g["gen_head"](hidden[:, 1:1 + n])[0], info
 
     # -- understanding
-    def understand(self, images, prompt, max_new_tokens=500):
-        ctx = self.new_context()
-        for px in images:
-            self.add_vit_image(ctx, px)
-        self.add_text(ctx, prompt)
+    def decode_text(self, ctx, max_new_tokens):
+        """Greedy decode as Bagel.generate_text (bagel.py): `max_new_tokens` is its `max_length`, the
+        number of decoder calls; the last call's prediction is never appended, so an answer cut by
+        the limit has max_new_tokens - 1 tokens. -> (answer ids, steps, stopped_on_eos)."""
         tok = self.ids["bos"]
         out, steps = [], []
         for step in range(max_new_tokens):
@@ -312,10 +324,35 @@ class Engine:
             nxt = int(torch.argmax(logits).item())
             steps.append({"step": step, "input_id": tok, "position_id": pos, "next_id": nxt, "logits": logits})
             if nxt == self.ids["eos"]:
+                return out, steps, True
+            if step == max_new_tokens - 1:
                 break
             out.append(nxt)
             tok = nxt
+        return out, steps, False
+
+    def understand(self, images, prompt, max_new_tokens=500):
+        ctx = self.new_context()
+        for px in images:
+            self.add_vit_image(ctx, px)
+        self.add_text(ctx, prompt)
+        out, steps, _ = self.decode_text(ctx, max_new_tokens)
         return out, steps, ctx
+
+    def analyze_first(self, vae_images, prompt, decode, max_new_tokens=800):
+        """The understanding pass interactive_image_generator.py runs before an edit (its default
+        "understanding mode"): interleave_inference(understanding_output=True) over [VAE-resized
+        images..., prompt] puts ViT blocks only (generator ViT rule on the VAE-resized image), then the
+        prompt; gen_text(max_length=800, greedy). Its answer text is the decoded sequence cut like
+        InterleaveInferencer.gen_text; the edit instruction becomes prompt + "\n\n" + answer when the
+        answer is not empty. -> (instruction, answer ids, steps, stopped_on_eos)."""
+        ctx = self.new_context()
+        for img in vae_images:
+            self.add_vit_image(ctx, pixels(resize(img, GEN_VIT_RULE)))
+        self.add_text(ctx, prompt)
+        answer, steps, stopped = self.decode_text(ctx, max_new_tokens)
+        text = decode([self.ids["bos"]] + answer).split("<|im_end|>")[0].split("<|im_start|>")[1]
+        return (f"{prompt}\n\n{text}" if text else prompt), answer, steps, stopped
 
     # -- generation
     def build_contexts(self, inputs, vae_noise=None):
@@ -325,7 +362,7 @@ class Engine:
             if kind == "image":
                 px = pixels(val)
                 self.add_vae_image(cond, px, vae_noise)
-                vit_img = resize(val, VIT_RULE)
+                vit_img = resize(val, GEN_VIT_RULE)
                 self.add_vit_image(cond, pixels(vit_img))
                 no_text = cond.clone()
             else:

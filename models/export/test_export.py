@@ -270,6 +270,34 @@ def _():
     assert R.latent_position_ids(2, 3).tolist() == [[0, 1, 2, 64, 65, 66]]
 
 
+@check("generation ViT rule: 980/387/14/1806336 on the VAE-resized image; the fixture check fails on the old rule")
+def _():
+    assert R.target_size(48, 32, **R.GEN_VIT_RULE) == (574, 392)  # the understanding rule gives 560x378
+    assert R.target_size(256, 256, **R.GEN_VIT_RULE) == (392, 392)  # 28x28 = 784 ViT tokens (understanding rule: 378, 729)
+    assert R.target_size(512, 512, **R.GEN_VIT_RULE) == (518, 518)
+    assert R.target_size(1024, 1024, **R.GEN_VIT_RULE) == (980, 980)
+    assert R.target_size(1024, 1024, **R.VIT_RULE) == (980, 980)
+    import fixtures as fx
+    import verify_tiny
+    committed = os.path.join(ROOT, "models", "tiny", "reference")
+    saved = R.GEN_VIT_RULE
+    for rule, expect_clean in ((saved, True), (R.VIT_RULE, False)):
+        out = os.path.join(TMP, f"fx_{rule['min_size']}")
+        R.GEN_VIT_RULE = rule
+        try:
+            fx.write_all(CKPT, out, 1234)
+        finally:
+            R.GEN_VIT_RULE = saved
+        errs = []
+        verify_tiny.compare_reference(committed, os.path.join(out, "reference"), errs)
+        edit_errs = [e for e in errs if "edit" in e]
+        if expect_clean:
+            assert not errs, errs[:5]
+        else:
+            print(f"  old rule: {len(edit_errs)} edit fixture differences, e.g. {edit_errs[0]}")
+            assert edit_errs and len(edit_errs) == len(errs), errs[:5]
+
+
 def node_cases(bundle, cases_dir):
     r = subprocess.run([NODE, os.path.join(HERE, "run_graph_cases.mjs"), bundle, cases_dir],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -13,7 +13,7 @@ export async function runModelsCommand(args: string[]): Promise<number> {
   if (sub === 'check') {
     const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { provider: { type: 'string' } } });
     const config = loadConfig();
-    const provider = (values.provider ?? config.EXECUTION_PROVIDER) as 'auto' | 'cuda' | 'cpu';
+    const provider = (values.provider ?? config.EXECUTION_PROVIDER) as 'auto' | 'cuda' | 'webgpu' | 'cpu';
     const report = await checkModelBundle(positionals[0] ?? config.MODEL_DIR ?? DEFAULT_MODEL_DIR, provider);
     console.log(report.text);
     return 0;

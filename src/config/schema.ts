@@ -77,7 +77,8 @@ export const configSchema = z.object({
   DICOMWEB_POLL_STABLE_MS: int(0, 86_400_000, 60_000),
   DICOMWEB_POLL_LOOKBACK_DAYS: int(0, 365, 1),
   MODEL_DIR: z.string().optional(),
-  EXECUTION_PROVIDER: z.enum(['auto', 'cuda', 'cpu']).default('auto'),
+  // webgpu: onnxruntime-node's WebGPU provider, KV outputs kept on the device; fails at start without an adapter
+  EXECUTION_PROVIDER: z.enum(['auto', 'cuda', 'webgpu', 'cpu']).default('auto'),
   WEBHOOK_SECRET: optionalSecret,
   // Replay window of signed notifications that carry X-Signature-Timestamp (README "Notifications").
   WEBHOOK_TIMESTAMP_TOLERANCE_S: int(1, 86_400, 300),

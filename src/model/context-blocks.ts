@@ -7,7 +7,7 @@
  *   full attention, one position, latent tokens through the generation expert.
  * Each block advances the RoPE position by one (images) or by its length (text).
  */
-import { gridPositionIds, patchify, resizeByRule, toNormalizedChw } from './preprocess.ts';
+import { gridPositionIds, patchify, resizeByRule, toNormalizedChw, type ResizeRule } from './preprocess.ts';
 import type { GraphRunner, KvContext } from './runner.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 import type { RgbImage } from './types.ts';
@@ -50,8 +50,13 @@ export interface PreparedVitImage {
   tokens: number;
 }
 
-export function prepareVitImage(runner: GraphRunner, image: RgbImage): PreparedVitImage {
-  const resized = resizeByRule(image, runner.manifest.vitResize);
+/**
+ * `rule`: the manifest's `vitResize` for understanding (source image), `vitGenerationResize` for the ViT
+ * block of a generation context (applied to the VAE-resized image, as inferencer.py
+ * InterleaveInferencer.interleave_inference does).
+ */
+export function prepareVitImage(runner: GraphRunner, image: RgbImage, rule: ResizeRule = runner.manifest.vitResize): PreparedVitImage {
+  const resized = resizeByRule(image, rule);
   const p = runner.manifest.vitPatchSize;
   return { chw: toNormalizedChw(resized), width: resized.width, height: resized.height, tokens: (resized.width / p) * (resized.height / p) };
 }

@@ -8,10 +8,11 @@ import {
   appendTextBlock, appendVaeBlock, appendVitBlock, markerEmbeddings, prepareVaeImage, prepareVitImage, textBlockIds,
   wrapInMarkers, type MarkerEmbeddings,
 } from './context-blocks.ts';
+import { analyzeBeforeGenerating } from './analyze-first.ts';
 import { throwIfCancelled, type CancelCheck } from './cancellation.ts';
 import { decodedToRgb, gridPositionIds, resizeByRule, unpatchify } from './preprocess.ts';
 import { createPrng, normalArray } from './prng.ts';
-import type { GraphRunner, KvContext } from './runner.ts';
+import type { GraphRunner, KvContext, StackedContexts } from './runner.ts';
 import type { TextTokenizer } from './tokenizer.ts';
 import type { GenerateRequest, GenerateResult, GuidanceSettings, RgbImage } from './types.ts';
 
@@ -142,7 +143,43 @@ export async function velocityIn(runner: GraphRunner, ctx: KvContext, embeds: Fl
   return runner.genHead(hidden.subarray(H, H * (1 + n)));
 }
 
+/**
+ * The velocities of the active branches for one step. Batched (runner.batchGuidance): one
+ * language_model call over the branches' caches stacked once per flow and a single gen_head call;
+ * otherwise one call per branch. Both read the same caches and give the same velocities.
+ */
+type BranchName = 'cond' | 'noText' | 'noImage';
+
+function branchVelocities(runner: GraphRunner, contexts: GuidanceContexts): (names: BranchName[], embeds: Float32Array, n: number) => Promise<Float32Array[]> {
+  const stacks = new Map<string, Promise<StackedContexts>>();
+  return async (names, embeds, n) => {
+    if (!runner.batchGuidance || names.length === 1) {
+      const out: Float32Array[] = [];
+      for (const name of names) out.push(await velocityIn(runner, contexts[name], embeds, n));
+      return out;
+    }
+    const key = names.join(',');
+    let stacked = stacks.get(key);
+    if (!stacked) {
+      stacked = runner.stackContexts(names.map((name) => contexts[name]));
+      stacks.set(key, stacked);
+    }
+    const stack = await stacked;
+    const H = runner.hidden;
+    const s = n + 2;
+    const hidden = await runner.runLanguageModelStacked(stack, {
+      embeds, positions: stack.rows.map((row) => new Array<number>(s).fill(row.rope)), causal: false, genRange: [1, 1 + n],
+    });
+    const latentHidden = new Float32Array(names.length * n * H);
+    for (let b = 0; b < names.length; b++) latentHidden.set(hidden.subarray((b * s + 1) * H, (b * s + 1 + n) * H), b * n * H);
+    const v = await runner.genHead(latentHidden);
+    const dim = v.length / (names.length * n);
+    return names.map((_, b) => v.slice(b * n * dim, (b + 1) * n * dim));
+  };
+}
+
 export async function runFlow(runner: GraphRunner, contexts: GuidanceContexts, markers: MarkerEmbeddings, o: FlowOptions): Promise<Float32Array> {
+  const velocitiesOf = branchVelocities(runner, contexts);
   const n = o.gridH * o.gridW;
   const dim = runner.manifest.latent.tokenDim;
   if (o.noise.length !== n * dim) throw new RequestInvalidError({ detail: 'noise.latent: wrong length' });
@@ -158,10 +195,10 @@ export async function runFlow(runner: GraphRunner, contexts: GuidanceContexts, m
     const si = active ? g.imageScale : 1;
     // the query block is the same in every branch; only the cache and rope differ
     const embeds = await latentQueryEmbeds(runner, markers, x, n, t, positions);
-    const cond = await velocityIn(runner, contexts.cond, embeds, n);
-    const noText = st > 1 ? await velocityIn(runner, contexts.noText, embeds, n) : null;
-    const noImage = si > 1 ? await velocityIn(runner, contexts.noImage, embeds, n) : null;
-    const velocities = { cond, noText, noImage };
+    const names: BranchName[] = ['cond', ...(st > 1 ? ['noText' as const] : []), ...(si > 1 ? ['noImage' as const] : [])];
+    const got = await velocitiesOf(names, embeds, n);
+    const pick = (name: BranchName) => (names.includes(name) ? got[names.indexOf(name)]! : null);
+    const velocities = { cond: got[0]!, noText: pick('noText'), noImage: pick('noImage') };
     const v = combineGuidance(velocities, st, si, g.renorm, g.renormMin, dim);
     o.record?.({ step: i, t, dt: dts[i]!, textScale: st, imageScale: si, x, velocities, v });
     const dt = dts[i]!;
@@ -192,7 +229,8 @@ export async function buildGuidanceContexts(
     throwIfCancelled(cancel);
     cond = await appendVaeBlock(runner, cond, markers, prepareVaeImage(runner, image), vaeNoise[i]!);
     throwIfCancelled(cancel);
-    cond = await appendVitBlock(runner, cond, markers, prepareVitImage(runner, image));
+    // the generator's ViT rule on the VAE-resized image, not the understanding rule (issue #9)
+    cond = await appendVitBlock(runner, cond, markers, prepareVitImage(runner, image, runner.manifest.vitGenerationResize));
   }
   throwIfCancelled(cancel);
   // the prompt is the last input: no-text is everything before its block
@@ -209,6 +247,14 @@ export function resolveGuidance(runner: GraphRunner, request: GenerateRequest, e
 }
 
 export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer, request: GenerateRequest, cancel: CancelCheck): Promise<GenerateResult> {
+  try {
+    return await generateOnce(runner, tokenizer, request, cancel);
+  } finally {
+    runner.releaseAllKv();
+  }
+}
+
+async function generateOnce(runner: GraphRunner, tokenizer: TextTokenizer, request: GenerateRequest, cancel: CancelCheck): Promise<GenerateResult> {
   const t0 = performance.now();
   const m = runner.manifest;
   const { channels, downsample, pixelsPerToken, patchSize, tokenDim, maxGrid } = m.latent;
@@ -231,8 +277,12 @@ export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer,
     return given ?? normalArray(prng, len);
   });
 
+  const analysis = request.analyzeFirst && editing
+    ? await analyzeBeforeGenerating(runner, tokenizer, images, request.prompt, request.analyzeFirst.maxNewTokens, cancel)
+    : undefined;
   const markers = await markerEmbeddings(runner, tokenizer);
-  const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images, prompt: request.prompt }, vaeNoise, cancel);
+  const prompt = analysis?.instruction ?? request.prompt;
+  const contexts = await buildGuidanceContexts(runner, tokenizer, markers, { images, prompt }, vaeNoise, cancel);
   const t1 = performance.now();
   const numTimesteps = request.steps ?? m.numTimesteps;
   const onStep = request.onStep;
@@ -247,5 +297,5 @@ export async function runGenerate(runner: GraphRunner, tokenizer: TextTokenizer,
   const decoded = await runner.decodeVae(latent, gridH * patchSize, gridW * patchSize);
   const image = decodedToRgb(decoded, width, height);
   const t3 = performance.now();
-  return { image, timings: { contextMs: t1 - t0, flowMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0, steps: numTimesteps - 1 } };
+  return { image, ...(analysis ? { analysis } : {}), timings: { contextMs: t1 - t0, flowMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0, steps: numTimesteps - 1 } };
 }

@@ -69,5 +69,10 @@ export function checkGenerateLimits(request: GenerateRequest, limits: EngineLimi
     if (!Number.isInteger(side) || side < 16 || side % 16 !== 0) throw new RequestInvalidError({ detail: 'width/height: positive multiples of 16' });
     if (side > limits.maxOutputSide) refuse('maxOutputSide');
   }
+  if (request.analyzeFirst) {
+    const max = request.analyzeFirst.maxNewTokens;
+    if (!Number.isInteger(max) || max < 1) throw new RequestInvalidError({ detail: 'analyzeFirst.maxNewTokens' });
+    if (max > limits.maxNewTokens) refuse('maxNewTokens');
+  }
   if (tokenizer.encode(request.prompt).length > limits.maxPromptTokens) refuse('maxPromptTokens');
 }

@@ -67,6 +67,8 @@ const manifestSchema = z.object({
   preprocess: z.object({
     vit: resize.extend({ patch_size: z.number().int(), max_patches_per_side: z.number().int() }).passthrough(),
     vae: resize.passthrough(),
+    // optional here so that a bundle without it gets the re-export message below, not a bare field error
+    vit_generation: resize.passthrough().optional(),
   }),
   latent: z.object({
     channels: z.number().int(),
@@ -106,7 +108,10 @@ export interface ModelManifest {
   vocabSize: number;
   specialTokens: { bos: string; eos: string; startOfImage: string; endOfImage: string };
   tokenizerFile: string;
+  /** ViT rule of understanding requests (applied to the source image) */
   vitResize: ResizeRule;
+  /** the generator's ViT rule, applied to the VAE-resized image in a generation context and in analyze-first */
+  vitGenerationResize: ResizeRule;
   vitPatchSize: number;
   vitGridSide: number;
   vaeResize: ResizeRule;
@@ -146,6 +151,12 @@ export function parseManifest(text: string): ModelManifest {
     throw new ModelBundleInvalidError({ detail: `manifest.json: invalid fields: ${where}` });
   }
   const m = parsed.data;
+  if (!m.preprocess.vit_generation) {
+    throw new ModelBundleInvalidError({
+      detail: 'manifest.json: preprocess.vit_generation missing (the generation ViT resize rule); this bundle was exported '
+        + 'before the rule was added: re-export it with models/export/export.py (see models/README.md, "Exporting the real checkpoint")',
+    });
+  }
   for (const name of GRAPH_NAMES) {
     if (!m.graphs[name]) throw new ModelBundleInvalidError({ detail: `manifest.json: graph ${name} missing` });
   }
@@ -166,6 +177,7 @@ export function parseManifest(text: string): ModelManifest {
     specialTokens: { bos: m.special_tokens.bos, eos: m.special_tokens.eos, startOfImage: m.special_tokens.start_of_image, endOfImage: m.special_tokens.end_of_image },
     tokenizerFile: m.tokenizer.file,
     vitResize: toRule(m.preprocess.vit),
+    vitGenerationResize: toRule(m.preprocess.vit_generation),
     vitPatchSize: m.preprocess.vit.patch_size,
     vitGridSide: m.preprocess.vit.max_patches_per_side,
     vaeResize: toRule(m.preprocess.vae),

@@ -38,14 +38,34 @@ export interface LmCallInfo {
   grow: boolean;
 }
 
+/**
+ * Several contexts' caches padded to one length and stacked along the batch axis, so one
+ * language_model call serves every guidance branch (padding masked out by attention_mask).
+ * Built once per flow: the contexts do not change during it.
+ */
+export interface StackedContexts {
+  rows: KvContext[];
+  kv: ort.Tensor[];
+  /** the longest context: every row's past is padded to it */
+  pastLength: number;
+}
+
 export class GraphRunner {
   readonly hidden: number;
+  /**
+   * Run the guidance branches of a flow step as one batched call (the engine turns it on for CUDA).
+   * Off on WebGPU: its KV stays on the device, and stacking would bring every cache to the host and
+   * upload it again on each step. Off on the CPU provider: measured slower there (see engine.ts).
+   */
+  batchGuidance = false;
   /** optional observer of every language_model call */
   observer: ((info: LmCallInfo) => void) | null = null;
   private readonly kvNames: string[];
   private readonly presentNames: string[];
   /** all-ones attention mask storage, grown on demand and handed out as views (masks are always all ones) */
   private ones = new BigInt64Array(0);
+  /** KV outputs the WebGPU provider left on the device: freed by releaseKv or at the end of a request */
+  private readonly deviceKv = new Set<ort.Tensor>();
 
   constructor(readonly sessions: Sessions, readonly manifest: ModelManifest) {
     this.hidden = manifest.hiddenSize;
@@ -141,10 +161,86 @@ export class GraphRunner {
       return { hidden: out.last_hidden_state!.data as Float32Array, context: ctx };
     }
     const out = await this.sessions.language_model.run(feeds);
+    const kv = this.presentNames.map((n) => out[n]!);
+    for (const t of kv) if (t.location !== 'cpu') this.deviceKv.add(t);
     return {
       hidden: out.last_hidden_state!.data as Float32Array,
-      context: { kv: this.presentNames.map((n) => out[n]!), length: ctx.length + s, rope: ctx.rope },
+      context: { kv, length: ctx.length + s, rope: ctx.rope },
     };
+  }
+
+  /** Frees a context's device-resident KV (WebGPU) once no later call needs it; host KV is left to the GC. */
+  releaseKv(ctx: KvContext): void {
+    for (const t of ctx.kv) {
+      if (this.deviceKv.delete(t)) t.dispose();
+    }
+  }
+
+  /** Frees every device-resident KV still held: the end of a request. */
+  releaseAllKv(): void {
+    for (const t of this.deviceKv) t.dispose();
+    this.deviceKv.clear();
+  }
+
+  /** Pads and stacks the contexts' KV (host tensors) into batched past_key_values, once. */
+  async stackContexts(rows: KvContext[]): Promise<StackedContexts> {
+    const { numKvHeads, headDim, kvDtype } = this.manifest;
+    const pastLength = Math.max(...rows.map((r) => r.length));
+    const kv: ort.Tensor[] = [];
+    for (let i = 0; i < this.kvNames.length; i++) {
+      const total = rows.length * numKvHeads * pastLength * headDim;
+      const out = kvDtype === 'float16' ? new Uint16Array(total) : new Float32Array(total);
+      for (const [b, row] of rows.entries()) {
+        const src = (await row.kv[i]!.getData()) as Float32Array | Uint16Array;
+        const rowLength = row.length * headDim;
+        for (let h = 0; h < numKvHeads; h++) {
+          const from = h * rowLength;
+          out.set(src.subarray(from, from + rowLength), ((b * numKvHeads + h) * pastLength) * headDim);
+        }
+      }
+      kv.push(new ort.Tensor(kvDtype, out, [rows.length, numKvHeads, pastLength, headDim]));
+    }
+    return { rows, kv, pastLength };
+  }
+
+  /**
+   * One not-committed language_model call of the same new tokens against every stacked context:
+   * row b sees its own past (padding masked) at its own positions. Returns hidden [B, s, H].
+   */
+  async runLanguageModelStacked(stacked: StackedContexts, call: Omit<LmCall, 'positions'> & { positions: number[][] }): Promise<Float32Array> {
+    const B = stacked.rows.length;
+    const s = call.embeds.length / this.hidden;
+    const total = stacked.pastLength + s;
+    const embeds = new Float32Array(B * call.embeds.length);
+    const positions = new BigInt64Array(B * s);
+    const mask = new BigInt64Array(B * total);
+    for (let b = 0; b < B; b++) {
+      embeds.set(call.embeds, b * call.embeds.length);
+      for (let j = 0; j < s; j++) positions[b * s + j] = BigInt(call.positions[b]![j]!);
+      mask.fill(1n, b * total, b * total + stacked.rows[b]!.length);
+      mask.fill(1n, b * total + stacked.pastLength, (b + 1) * total);
+    }
+    const range = call.genRange ?? [s, s];
+    if (this.observer) {
+      for (const [b, row] of stacked.rows.entries()) {
+        this.observer({
+          pastLength: row.length, seqLength: s, positions: call.positions[b]!, attentionMaskLength: row.length + s,
+          causal: call.causal, genRange: [range[0], range[1]], grow: false,
+        });
+      }
+    }
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: new ort.Tensor('float32', embeds, [B, s, this.hidden]),
+      position_ids: new ort.Tensor('int64', positions, [B, s]),
+      attention_mask: new ort.Tensor('int64', mask, [B, total]),
+      is_causal: new ort.Tensor('bool', Uint8Array.of(call.causal ? 1 : 0), []),
+      gen_range: new ort.Tensor('int64', BigInt64Array.of(BigInt(range[0]), BigInt(range[1])), [2]),
+    };
+    this.kvNames.forEach((name, i) => {
+      feeds[name] = stacked.kv[i]!;
+    });
+    const out = await this.sessions.language_model.run(feeds, ['last_hidden_state']);
+    return out.last_hidden_state!.data as Float32Array;
   }
 
   /** hidden [s, H] -> logits [s, V] */

@@ -3,7 +3,10 @@
  *
  * Provider setting: `cpu`; `cuda` (fails with ExecutionProviderUnavailableError when the CUDA
  * provider library, CUDA 12 or cuDNN 9 cannot be loaded: onnxruntime-node throws and never falls
- * back by itself); `auto` (tries CUDA, falls back to CPU with a warning log line).
+ * back by itself); `webgpu` (onnxruntime-node's WebGPU provider; the language model's present.*
+ * outputs stay on the device (`preferredOutputLocation: 'gpu-buffer'`) and are fed back as the next
+ * call's past without a host round trip; no usable adapter: ExecutionProviderUnavailableError);
+ * `auto` (tries CUDA, falls back to CPU with a warning log line; never WebGPU).
  *
  * Memory: sessions are created with prepacking off (`session.disable_prepacking`) and without the
  * CPU memory arena so several worker threads loading the same bundle keep their RSS close to one
@@ -17,13 +20,13 @@ import type { Logger } from '../shared/logger.ts';
 import { ExecutionProviderUnavailableError, ModelBundleInvalidError } from '../shared/errors.ts';
 import type { ModelBundle } from './bundle.ts';
 import { GRAPH_NAMES, type GraphName, type GraphSpec, type IoSpec } from './manifest.ts';
-import type { ExecutionProviderSetting } from './types.ts';
+import type { ExecutionProviderSetting, LoadedProvider } from './types.ts';
 
 export type Sessions = Record<GraphName, ort.InferenceSession>;
 
 export interface SessionSet {
   sessions: Sessions;
-  provider: 'cuda' | 'cpu';
+  provider: LoadedProvider;
   release(): Promise<void>;
 }
 
@@ -39,9 +42,17 @@ export interface SessionOptions {
   allowSpinning?: boolean;
 }
 
-function baseOptions(options: SessionOptions, ep: 'cuda' | 'cpu'): ort.InferenceSession.SessionOptions {
+/** The language model's KV outputs, kept on the device by the WebGPU provider. */
+function presentOutputs(bundle: ModelBundle): string[] {
+  return bundle.manifest.graphs.language_model.outputs.map((o) => o.name).filter((n) => n.startsWith('present.'));
+}
+
+function baseOptions(options: SessionOptions, ep: LoadedProvider, deviceOutputs: string[] = []): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ['cpu'],
+    executionProviders: ep === 'cuda' ? [{ name: 'cuda' }] : ep === 'webgpu' ? [{ name: 'webgpu' }] : ['cpu'],
+    ...(ep === 'webgpu' && deviceOutputs.length > 0
+      ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+      : {}),
     graphOptimizationLevel: 'all',
     enableCpuMemArena: false,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
@@ -79,13 +90,14 @@ export function checkGraphIo(session: ort.InferenceSession, spec: GraphSpec): vo
   compare('output', session.outputMetadata, spec.outputs);
 }
 
-async function createAll(bundle: ModelBundle, options: SessionOptions, ep: 'cuda' | 'cpu'): Promise<Sessions> {
+async function createAll(bundle: ModelBundle, options: SessionOptions, ep: LoadedProvider): Promise<Sessions> {
   const created: Partial<Sessions> = {};
   try {
     for (const name of GRAPH_NAMES) {
       const spec = bundle.manifest.graphs[name];
       try {
-        created[name] = await ort.InferenceSession.create(join(bundle.dir, spec.file), baseOptions(options, ep));
+        const deviceOutputs = name === 'language_model' ? presentOutputs(bundle) : [];
+        created[name] = await ort.InferenceSession.create(join(bundle.dir, spec.file), baseOptions(options, ep, deviceOutputs));
       } catch (cause) {
         throw new GraphLoadError(spec.file, cause);
       }
@@ -126,12 +138,13 @@ export function cudaProviderInstalled(): boolean {
 
 /** Creates and checks the eight sessions on the resolved provider. */
 export async function createSessions(bundle: ModelBundle, options: SessionOptions): Promise<SessionSet> {
+  if (options.provider === 'webgpu') return checked(bundle, options, await createWebGpu(bundle, options), 'webgpu');
   if (options.provider !== 'cpu' && !cudaProviderInstalled()) {
     if (options.provider === 'cuda') throw new ExecutionProviderUnavailableError({ detail: 'cuda: provider libraries not installed' });
     options.logger?.warn({ provider: 'cpu', requested: 'auto', reason: 'provider libraries not installed' }, 'CUDA execution provider unavailable; falling back to CPU');
     return createSessions(bundle, { ...options, provider: 'cpu' });
   }
-  let provider: 'cuda' | 'cpu' = options.provider === 'cpu' ? 'cpu' : 'cuda';
+  let provider: LoadedProvider = options.provider === 'cpu' ? 'cpu' : 'cuda';
   let sessions: Sessions;
   try {
     sessions = await createAll(bundle, options, provider);
@@ -148,6 +161,23 @@ export async function createSessions(bundle: ModelBundle, options: SessionOption
       throw loadFailure(cause);
     }
   }
+  return checked(bundle, options, sessions, provider);
+}
+
+/** WebGPU sessions, or ExecutionProviderUnavailableError (no adapter, e.g. a host without a GPU or Vulkan). */
+async function createWebGpu(bundle: ModelBundle, options: SessionOptions): Promise<Sessions> {
+  try {
+    return await createAll(bundle, options, 'webgpu');
+  } catch (error) {
+    const inner = error instanceof GraphLoadError ? error.cause : error;
+    const text = inner instanceof Error ? inner.message : String(inner);
+    throw new ExecutionProviderUnavailableError({
+      cause: error, detail: /adapter/i.test(text) ? 'webgpu: no usable adapter' : 'webgpu: session creation failed',
+    });
+  }
+}
+
+async function checked(bundle: ModelBundle, options: SessionOptions, sessions: Sessions, provider: LoadedProvider): Promise<SessionSet> {
   try {
     for (const name of GRAPH_NAMES) checkGraphIo(sessions[name], bundle.manifest.graphs[name]);
   } catch (error) {

@@ -8,7 +8,9 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-export type ExecutionProviderSetting = 'auto' | 'cuda' | 'cpu';
+export type ExecutionProviderSetting = 'auto' | 'cuda' | 'webgpu' | 'cpu';
+/** the provider the sessions loaded on */
+export type LoadedProvider = 'cuda' | 'webgpu' | 'cpu';
 
 export interface TokenEvent {
   /** index of the generated token (0-based) */
@@ -21,6 +23,7 @@ export interface TokenEvent {
 export interface UnderstandRequest {
   images?: RgbImage[];
   prompt: string;
+  /** token limit in decoder calls, as Bagel.generate_text's max_length: at most maxNewTokens - 1 answer tokens */
   maxNewTokens?: number;
   /** 0 or absent: greedy; > 0: sampling from softmax(logits / temperature) */
   temperature?: number;
@@ -36,12 +39,15 @@ export interface UnderstandTimings {
   totalMs: number;
   promptTokens: number;
   generatedTokens: number;
+  /** decoder calls (the token limit counts these; see decodeTokens) */
+  decodeSteps: number;
 }
 
 export interface UnderstandResult {
   text: string;
   /** generated token ids, without the start token and without `<|im_end|>` */
   tokenIds: number[];
+  /** 'length': cut by the token limit (the answer has maxNewTokens - 1 tokens and did not end) */
   finishReason: 'stop' | 'length';
   timings: UnderstandTimings;
 }
@@ -79,8 +85,26 @@ export interface GenerateRequest {
   seed?: number;
   /** explicit standard-normal draws (parity with fixtures); each overrides the seeded draw */
   noise?: GenerateNoise;
+  /**
+   * Run the official generator's understanding pass on the conditioning images first and append its
+   * answer to the prompt (src/model/analyze-first.ts); ignored without conditioning images.
+   */
+  analyzeFirst?: { maxNewTokens: number };
   onStep?: (event: StepEvent) => void;
   signal?: AbortSignal;
+}
+
+/** What the analyze-first pass produced (generated text: patient-adjacent, never logged). */
+export interface AnalysisResult {
+  text: string;
+  tokenIds: number[];
+  /** 'length': cut by its token limit */
+  finishReason: 'stop' | 'length';
+  decodeSteps: number;
+  maxNewTokens: number;
+  /** the instruction the generation used: prompt, or prompt + "\n\n" + text */
+  instruction: string;
+  ms: number;
 }
 
 export interface GenerateNoise {
@@ -100,12 +124,14 @@ export interface GenerateTimings {
 
 export interface GenerateResult {
   image: RgbImage;
+  /** present when the request asked for analyzeFirst and had conditioning images */
+  analysis?: AnalysisResult;
   timings: GenerateTimings;
 }
 
 /** The manifest's identity and the execution provider the sessions run on. */
 export type ModelInfo = Pick<ModelManifest, 'name' | 'version' | 'formatVersion' | 'dtype' | 'architecture' | 'intendedUse'> & {
-  provider: 'cuda' | 'cpu';
+  provider: LoadedProvider;
 };
 
 export interface Engine {

@@ -73,38 +73,67 @@ export interface DecodeStep {
 
 /**
  * The decode loop. Feeds `<|im_start|>` at the context's RoPE position, then each chosen token at
- * the next position, growing the cache by one per step. `maxNewTokens` counts chosen tokens
- * (the stop token included).
+ * the next position, growing the cache by one per step. Token-limit convention (models/README.md,
+ * "Inference conventions"): `maxNewTokens` is the official `max_length` of Bagel.generate_text
+ * (bagel.py), the number of decoder calls; that loop never appends the prediction of its last
+ * call, so an answer cut by the limit has `maxNewTokens - 1` tokens, and the last call only tells
+ * whether the answer ended there (`<|im_end|>` predicted: 'stop', else 'length'). The returned
+ * tokens never include `<|im_end|>`.
  */
 export async function decodeTokens(
   runner: GraphRunner, tokenizer: TextTokenizer, start: KvContext, options: {
     maxNewTokens: number; temperature?: number; seed?: number; cancel: CancelCheck;
     onChosen?: (tokenId: number, index: number) => void; onStep?: (step: DecodeStep) => void;
   },
-): Promise<{ tokens: number[]; finishReason: 'stop' | 'length' }> {
+): Promise<{ tokens: number[]; finishReason: 'stop' | 'length'; steps: number }> {
   const V = runner.manifest.vocabSize;
   const prng = options.temperature && options.temperature > 0 ? createPrng(options.seed ?? 0) : null;
   const eos = tokenizer.special.eos;
   let ctx = start;
   let current = tokenizer.special.bos;
   const tokens: number[] = [];
-  while (tokens.length < options.maxNewTokens) {
+  let steps = 0;
+  while (steps < options.maxNewTokens) {
     throwIfCancelled(options.cancel);
     const embeds = await runner.embedTokens([current]);
     const { hidden, context } = await runner.runLanguageModel(ctx, { embeds, positions: [ctx.rope], causal: true, genRange: null }, true);
+    // the superseded cache is not needed again (WebGPU keeps it on the device until freed)
+    if (ctx !== start) runner.releaseKv(ctx);
     ctx = { ...context, rope: ctx.rope + 1 };
     const logits = await runner.lmHead(hidden);
     options.onStep?.({ input: current, logits });
+    steps += 1;
     const next = prng ? sampleWithTemperature(logits, 0, V, options.temperature!, prng) : argmax(logits, 0, V);
+    if (next === eos) return { tokens, finishReason: 'stop', steps };
+    if (steps === options.maxNewTokens) break;
     tokens.push(next);
-    if (next === eos) return { tokens, finishReason: 'stop' };
     options.onChosen?.(next, tokens.length - 1);
     current = next;
   }
-  return { tokens, finishReason: 'length' };
+  return { tokens, finishReason: 'length', steps };
+}
+
+/**
+ * The answer text as InterleaveInferencer.gen_text / Bagel.chat cut it: decode `<|im_start|>` +
+ * the answer, keep what lies between the first `<|im_start|>` and the next `<|im_start|>` or
+ * `<|im_end|>` (a special token the model emits inside its answer ends the text there).
+ */
+export function officialAnswerText(tokenizer: TextTokenizer, tokenIds: number[], bosText: string, eosText: string): string {
+  const decoded = tokenizer.decode([tokenizer.special.bos, ...tokenIds]);
+  return decoded.split(eosText)[0]!.split(bosText)[1] ?? '';
 }
 
 export async function runUnderstand(
+  runner: GraphRunner, tokenizer: TextTokenizer, request: UnderstandRequest, cancel: CancelCheck,
+): Promise<UnderstandResult> {
+  try {
+    return await understandOnce(runner, tokenizer, request, cancel);
+  } finally {
+    runner.releaseAllKv();
+  }
+}
+
+async function understandOnce(
   runner: GraphRunner, tokenizer: TextTokenizer, request: UnderstandRequest, cancel: CancelCheck,
 ): Promise<UnderstandResult> {
   const t0 = performance.now();
@@ -112,7 +141,7 @@ export async function runUnderstand(
   const t1 = performance.now();
   const maxNewTokens = request.maxNewTokens ?? runner.manifest.maxNewTokens;
   const onToken = request.onToken;
-  const { tokens, finishReason } = await decodeTokens(runner, tokenizer, context, {
+  const { tokens, finishReason, steps } = await decodeTokens(runner, tokenizer, context, {
     maxNewTokens,
     temperature: request.temperature,
     seed: request.seed,
@@ -120,11 +149,10 @@ export async function runUnderstand(
     onChosen: onToken ? (tokenId, index) => onToken({ index, tokenId, text: tokenizer.decode([tokenId]) } satisfies TokenEvent) : undefined,
   });
   const t2 = performance.now();
-  const tokenIds = finishReason === 'stop' ? tokens.slice(0, -1) : tokens;
   return {
-    text: tokenizer.decode(tokenIds),
-    tokenIds,
+    text: tokenizer.decode(tokens),
+    tokenIds: tokens,
     finishReason,
-    timings: { prefillMs: t1 - t0, decodeMs: t2 - t1, totalMs: t2 - t0, promptTokens, generatedTokens: tokens.length },
+    timings: { prefillMs: t1 - t0, decodeMs: t2 - t1, totalMs: t2 - t0, promptTokens, generatedTokens: tokens.length, decodeSteps: steps },
   };
 }

@@ -187,6 +187,7 @@ async function analyzeStudy(ctx: StageContext<StudyJobData>, deps: AnalyzeStudyD
       tasks: analysis.tasks,
       dicomObjects: analysis.dicomObjects,
       ...(analysis.fhirInput ? { fhirInput: analysis.fhirInput } : {}),
+      ...(analysis.modelNotes ? { modelNotes: analysis.modelNotes } : {}),
     };
     await timer.time('persist', () => deps.outputs.put(ctx.runId, serializeRunOutputs(outputs)));
     await deps.memory.recordAnalysis(ctx.runId, identity, jobKey);

@@ -9,7 +9,7 @@ import { rgbToDicomLab } from '../dicom/writers/cielab.ts';
 import type { DicomResultObject, ResultAlgorithm } from '../dicom/writers/result-common.ts';
 import type { AiResultInput, MeasurementInput } from '../fhir/builders/result-input.ts';
 import { hashStudyUid } from '../shared/uids.ts';
-import type { SeriesOutcomes, SegmentationOutcome } from './run-series-tasks.ts';
+import type { ReportOutcome, SeriesOutcomes, SegmentationOutcome } from './run-series-tasks.ts';
 
 export interface AnalyzedSeries {
   volume: Volume;
@@ -26,7 +26,21 @@ export interface AssembledResults {
   measurements: MeasurementInput[];
   /** The DICOM Study Date as a FHIR date (no time: DICOM times carry no zone unless told), when valid. */
   studyDate?: string;
+  /** analyze-first answers the generations used (task profile option analyzeFirst), in order */
+  analyses: TaskAnalysis[];
+  /** ids of report tasks whose text stopped at the token limit */
+  reportsCutByTokenLimit: string[];
 }
+
+export interface TaskAnalysis {
+  taskId: string;
+  sliceIndex: number;
+  text: string;
+  cutByTokenLimit: boolean;
+}
+
+/** Appended to a report the token limit cut, so a reader of the draft knows it may be incomplete. */
+export const CUT_BY_TOKEN_LIMIT_NOTICE = '[AI draft stopped at its token limit; it may be incomplete.]';
 
 export interface AssembleContext {
   jobKey: string;
@@ -49,6 +63,8 @@ export function assembleResults(series: readonly AnalyzedSeries[], context: Asse
   const reportSections: { heading: string; text: string }[] = [];
   const prompts: string[] = [];
   const measurements: MeasurementInput[] = [];
+  const analyses: TaskAnalysis[] = [];
+  const reportsCutByTokenLimit: string[] = [];
 
   for (const [index, s] of series.entries()) {
     const source = { geometry: s.volume, instances: s.metadata };
@@ -72,11 +88,13 @@ export function assembleResults(series: readonly AnalyzedSeries[], context: Asse
         })),
       }));
       for (const outcome of s.outcomes.segmentations) {
+        analyses.push(...outcome.analyses.map((a) => ({ taskId: outcome.task.id, sliceIndex: a.sliceIndex, text: a.text, cutByTokenLimit: a.cutByTokenLimit })));
         measurements.push(measureSegmentation(outcome, s.volume, `${seriesRole}:${outcome.task.id}`));
         prompts.push(outcome.task.prompt);
       }
     }
     for (const outcome of s.outcomes.translations) {
+      analyses.push(...outcome.analyses.map((a) => ({ taskId: outcome.task.id, sliceIndex: a.sliceIndex, text: a.text, cutByTokenLimit: a.cutByTokenLimit })));
       dicomObjects.push(buildDerivedImage({
         source,
         context: { ...resultContext, seriesNumber: resultContext.seriesNumber + 2 },
@@ -88,7 +106,8 @@ export function assembleResults(series: readonly AnalyzedSeries[], context: Asse
       prompts.push(outcome.task.prompt);
     }
     if (s.outcomes.reports.length > 0) {
-      const text = s.outcomes.reports.map((r) => r.text).join('\n\n');
+      for (const r of s.outcomes.reports) if (r.cutByTokenLimit) reportsCutByTokenLimit.push(r.task.id);
+      const text = reportSectionText(s.outcomes.reports);
       reportSections.push({ heading, text });
       dicomObjects.push(buildReportSR({
         source,
@@ -105,7 +124,12 @@ export function assembleResults(series: readonly AnalyzedSeries[], context: Asse
     ? reportSections[0]!.text
     : reportSections.map((section) => `${section.heading}:\n${section.text}`).join('\n\n');
   const studyDate = fhirDateOf(series[0]?.metadata[0] ? firstString(series[0].metadata[0], Tag.StudyDate) : undefined);
-  return { dicomObjects, reportSections, reportText, prompts: [...new Set(prompts)], measurements, ...(studyDate ? { studyDate } : {}) };
+  return { dicomObjects, reportSections, reportText, prompts: [...new Set(prompts)], measurements, analyses, reportsCutByTokenLimit, ...(studyDate ? { studyDate } : {}) };
+}
+
+/** The report tasks' texts of one series; a text the token limit cut says so. */
+export function reportSectionText(reports: ReadonlyArray<Pick<ReportOutcome, 'text' | 'cutByTokenLimit'>>): string {
+  return reports.map((r) => (r.cutByTokenLimit ? `${r.text}\n${CUT_BY_TOKEN_LIMIT_NOTICE}` : r.text)).join('\n\n');
 }
 
 /** Segmented area on the processed slices (mm2), or the volume (mm3) when every slice of a volume was segmented. */
@@ -184,6 +208,9 @@ export function toFhirResultInput(
     model: input.model,
     reportText: results.reportText,
     prompt: results.prompts.join('\n---\n'),
+    ...(results.analyses.length > 0
+      ? { analysis: results.analyses.map((a) => `${a.taskId}, slice ${a.sliceIndex + 1}${a.cutByTokenLimit ? ' (stopped at its token limit)' : ''}:\n${a.text}`).join('\n---\n') }
+      : {}),
     measurements: results.measurements,
     dicomObjects,
     keyImages,

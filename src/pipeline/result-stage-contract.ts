@@ -3,6 +3,7 @@ import type { DicomResultObject } from '../dicom/writers/result-common.ts';
 import type { AnswerBundle } from '../fhir/builders/build-answer-bundle.ts';
 import type { AiResultInput } from '../fhir/builders/result-input.ts';
 import type { RgbImage } from '../model/types.ts';
+import type { TaskAnalysis } from './assemble-results.ts';
 import type { IngestedSeries } from './ingest-series.ts';
 import type { ResolvedStudy } from './resolve-study.ts';
 import type { SeriesAttributes, TaskSpec } from './task-profiles/index.ts';
@@ -27,6 +28,15 @@ export interface AnalysisOutputs {
   tasks: number;
   /** Calls into the model engine. */
   engineCalls: number;
+  /** What the model said about its own work: analyze-first answers, reports cut by the token limit. */
+  modelNotes?: ModelNotes;
+}
+
+export interface ModelNotes {
+  /** analyze-first answers (model output: kept with the run's outputs, never logged) */
+  analyses: TaskAnalysis[];
+  /** ids of report tasks whose text stopped at the token limit */
+  reportsCutByTokenLimit: string[];
 }
 
 /** One question about chosen images of one series (and, optionally, key images of a prior study). */

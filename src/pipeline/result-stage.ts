@@ -57,7 +57,10 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       if (analyzed.length === 0) return { dicomObjects: [], tasks, engineCalls: counted.calls() };
 
       const results = await time('dicom-build', async () => assembleResults(analyzed, { jobKey, createdAt, algorithm: deps.algorithm }));
-      if (!deps.fhir || !study.imagingStudyId) return { dicomObjects: results.dicomObjects, tasks, engineCalls: counted.calls() };
+      const notes = results.analyses.length > 0 || results.reportsCutByTokenLimit.length > 0
+        ? { modelNotes: { analyses: results.analyses, reportsCutByTokenLimit: results.reportsCutByTokenLimit } }
+        : {};
+      if (!deps.fhir || !study.imagingStudyId) return { dicomObjects: results.dicomObjects, tasks, engineCalls: counted.calls(), ...notes };
       const fhirInput = toFhirResultInput(results, {
         jobKey,
         imagingStudyId: study.imagingStudyId,
@@ -70,7 +73,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
       });
       const validator = deps.fhir.validator;
       await time('fhir-build', async () => validator.assertValidBundle(buildAiResultBundle(fhirInput).bundle));
-      return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls() };
+      return { dicomObjects: results.dicomObjects, fhirInput, tasks, engineCalls: counted.calls(), ...notes };
     },
     async answer({ jobKey, study, series, sliceIndices, question, maxNewTokens, priorImages, provenanceNotes, askTaskId, signal, requestedAt }) {
       const counted = countEngineCalls(deps.engine);

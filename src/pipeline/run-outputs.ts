@@ -5,6 +5,7 @@ import type { DicomResultObject } from '../dicom/writers/result-common.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { AiResultInput } from '../fhir/builders/result-input.ts';
 import type { PersistedOutputs } from '../queue/results-store.ts';
+import type { ModelNotes } from './result-stage-contract.ts';
 import { ResultsMissingError } from '../shared/errors.ts';
 
 export const OUTPUTS_FORMAT = 1;
@@ -20,6 +21,8 @@ export interface RunOutputs {
   tasks: number;
   dicomObjects: DicomResultObject[];
   fhirInput?: AiResultInput;
+  /** analyze-first answers and reports cut by the token limit (model output; never logged) */
+  modelNotes?: ModelNotes;
 }
 
 interface Manifest extends Omit<RunOutputs, 'dicomObjects'> {

@@ -16,12 +16,23 @@ export interface ReportOutcome {
   prompt: string;
   /** The prior study whose key images preceded the current ones. */
   priorStudyInstanceUid?: string;
+  /** the model stopped at the task's token limit, not at its end token: the report may be incomplete */
+  cutByTokenLimit: boolean;
+}
+
+/** The analyze-first answer of one generated slice (model output: kept with the results, never logged). */
+export interface SliceAnalysis {
+  sliceIndex: number;
+  text: string;
+  cutByTokenLimit: boolean;
+  decodeSteps: number;
 }
 export interface SegmentationOutcome {
   task: TaskSpec & SegmentationTask;
   /** One 0/1 mask per source slice (spatial order) at the source size; undefined where not generated. */
   masks: (Uint8Array | undefined)[];
   sliceIndices: number[];
+  analyses: SliceAnalysis[];
 }
 export interface TranslationOutcome {
   task: TaskSpec & TranslationTask;
@@ -30,6 +41,7 @@ export interface TranslationOutcome {
   rows: number;
   columns: number;
   sliceIndices: number[];
+  analyses: SliceAnalysis[];
 }
 export interface SeriesOutcomes {
   reports: ReportOutcome[];
@@ -73,12 +85,13 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
         ...(options.signal ? { signal: options.signal } : {}),
       });
       outcomes.reports.push({
-        task, text: cleanModelText(result.text), sliceIndices, prompt, ...(prior ? { priorStudyInstanceUid: prior.studyInstanceUid } : {}),
+        task, text: cleanModelText(result.text), sliceIndices, prompt, cutByTokenLimit: result.finishReason === 'length', ...(prior ? { priorStudyInstanceUid: prior.studyInstanceUid } : {}),
       });
       advance();
       continue;
     }
     const generated = [];
+    const analyses: SliceAnalysis[] = [];
     for (const k of sliceIndices) {
       const result = await options.engine.generate({
         prompt: task.prompt,
@@ -95,9 +108,14 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
         ...(task.kind === 'translation' && task.outputScale > 1
           ? { width: volume.columns * task.outputScale, height: volume.rows * task.outputScale }
           : {}),
+        ...(task.analyzeFirst.enabled ? { analyzeFirst: { maxNewTokens: task.analyzeFirst.maxNewTokens } } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
       generated.push({ sliceIndex: k, image: result.image });
+      if (result.analysis) {
+        const a = result.analysis;
+        analyses.push({ sliceIndex: k, text: a.text, cutByTokenLimit: a.finishReason === 'length', decodeSteps: a.decodeSteps });
+      }
       advance();
     }
     if (task.kind === 'segmentation') {
@@ -106,13 +124,13 @@ export async function runSeriesTasks(volume: Volume, tasks: readonly TaskSpec[],
         { rows: volume.rows, columns: volume.columns, depth: volume.depth },
         { threshold: Math.round(task.threshold * 255) },
       );
-      outcomes.segmentations.push({ task, masks, sliceIndices });
+      outcomes.segmentations.push({ task, masks, sliceIndices, analyses });
     } else {
       const resized = generated.map((g) =>
         resizeToSourceAspect(rgbToGrey(g.image), { rows: g.image.height, columns: g.image.width }, { rows: volume.rows, columns: volume.columns }),
       );
       const size = resized[0]?.size ?? { rows: volume.rows, columns: volume.columns };
-      outcomes.translations.push({ task, frames: resized.map((r) => r.pixels), rows: size.rows, columns: size.columns, sliceIndices });
+      outcomes.translations.push({ task, frames: resized.map((r) => r.pixels), rows: size.rows, columns: size.columns, sliceIndices, analyses });
     }
   }
   return outcomes;

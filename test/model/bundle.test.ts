@@ -58,6 +58,18 @@ describe('loadBundle', () => {
     await expectInvalid(loadBundle(dir), 'manifest.json');
   });
 
+  it('refuses a bundle exported before the generation ViT rule, saying how to re-export', async () => {
+    const dir = copyBundle('no-generation-rule');
+    const manifestPath = join(dir, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    delete manifest.preprocess.vit_generation;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const error = await loadBundle(dir).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelBundleInvalidError);
+    expect((error as ModelBundleInvalidError).detail).toMatch(/^manifest\.json: preprocess\.vit_generation missing/);
+    expect((error as ModelBundleInvalidError).detail).toContain('re-export it with models/export/export.py');
+  });
+
   it('refuses a graph whose inputs differ from the manifest', async () => {
     const dir = copyBundle('io-mismatch');
     const manifestPath = join(dir, 'manifest.json');
@@ -75,6 +87,17 @@ describe('execution providers', () => {
     const error = await createSessions(bundle, { provider: 'cuda' }).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
     expect((error as ExecutionProviderUnavailableError).detail).toMatch(/^cuda/);
+  });
+
+  it("'webgpu' fails with ExecutionProviderUnavailableError on a host without a WebGPU adapter, never a crash", async () => {
+    const bundle = await loadBundle(TINY_DIR, { verifyHashes: false });
+    const error = await createSessions(bundle, { provider: 'webgpu' }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
+    expect((error as ExecutionProviderUnavailableError).detail).toBe('webgpu: no usable adapter');
+    // the process goes on: the CPU provider still loads afterwards
+    const set = await createSessions(bundle, { provider: 'cpu' });
+    expect(set.provider).toBe('cpu');
+    await set.release();
   });
 
   it("'auto' falls back to the CPU with a log line", async () => {
@@ -100,5 +123,10 @@ describe('checkModelBundle', () => {
     expect(report.text).toContain('input_ids int64[batch,sequence]');
     expect(report.text).toContain('execution provider: requested auto, loaded cpu');
     expect(report.specialTokens['<|im_end|>']).toBeTypeOf('number');
+    // both ViT rules: the understanding one and the generator's (interactive_image_generator.py vit_transform_size)
+    expect(report.resizeRules.vit).toEqual({ maxSize: 980, minSize: 378, stride: 14, maxPixels: 2007040 });
+    expect(report.resizeRules.vitGeneration).toEqual({ maxSize: 980, minSize: 387, stride: 14, maxPixels: 1806336 });
+    expect(report.text).toContain('understanding ViT (source image): max 980 / min 378 / stride 14 / max pixels 2007040');
+    expect(report.text).toContain('generation ViT (on the VAE-resized image): max 980 / min 387 / stride 14 / max pixels 1806336');
   });
 });

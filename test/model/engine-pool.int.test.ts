@@ -58,6 +58,13 @@ describe('engine pool', () => {
     expect(pool.workerThreadIds()).toHaveLength(2); // the running pool is untouched
   });
 
+  it("refuses to start on 'webgpu' without a WebGPU adapter, with a clear error and no crash", async () => {
+    const error = await createEnginePool({ modelDir: TINY_DIR, provider: 'webgpu', workers: 1, verifyHashes: false }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ExecutionProviderUnavailableError);
+    expect((error as ExecutionProviderUnavailableError).detail).toBe('webgpu: no usable adapter');
+    expect(pool.workerThreadIds()).toHaveLength(2);
+  });
+
   it('understands like the in-thread engine and streams every token', async () => {
     const tokens: TokenEvent[] = [];
     const request = { images: [input], prompt: understandRef.prompt, maxNewTokens: understandRef.decode.max_new_tokens };
@@ -113,6 +120,16 @@ describe('engine pool', () => {
     await expect(pool.generate({ prompt: 'x', steps: 61 })).rejects.toBeInstanceOf(ModelLimitExceededError);
     await expect(pool.generate({ prompt: 'x', width: 2048, height: 64 })).rejects.toMatchObject({ detail: 'maxOutputSide' });
     await expect(pool.understand({ prompt: 'x', images: [input, input, input] })).rejects.toMatchObject({ detail: 'maxImages' });
+  });
+
+  it('returns the analyze-first answer through a worker, as the in-thread engine does; its limit is checked too', async () => {
+    const request = { prompt: 'Segment the vessels.', images: [input], steps: 3, seed: 4, analyzeFirst: { maxNewTokens: 5 } };
+    const [viaPool, inThread] = await Promise.all([pool.generate(request), local.generate(request)]);
+    expect(viaPool.analysis).toBeDefined();
+    expect(viaPool.analysis!.decodeSteps).toBeLessThanOrEqual(5);
+    expect({ ...viaPool.analysis, ms: 0 }).toEqual({ ...inThread.analysis, ms: 0 });
+    expect(viaPool.image.data).toEqual(inThread.image.data);
+    await expect(pool.generate({ ...request, analyzeFirst: { maxNewTokens: 65 } })).rejects.toMatchObject({ code: 'MODEL_LIMIT_EXCEEDED', detail: 'maxNewTokens' });
   });
 
   it.each(['throw', 'exit'] as const)('survives a worker that dies (%s): the request fails, the worker is replaced', async (mode) => {

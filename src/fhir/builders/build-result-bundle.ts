@@ -64,6 +64,7 @@ export function buildAiResultBundle(given: AiResultInput): AiResultBundle {
     deviceReference: deviceFullUrl,
     targetReferences: [reportFullUrl, ...observationEntries.map((e) => urlOf(e.role)), ...mediaEntries.map((e) => urlOf(e.role))],
     prompt: input.prompt,
+    ...(input.analysis ? { analysis: input.analysis } : {}),
     recordedAt: input.recordedAt,
   });
 

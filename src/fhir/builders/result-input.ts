@@ -82,6 +82,8 @@ export interface AiResultInput {
   reportText: string;
   /** The prompt given to the model (kept in the Provenance). */
   prompt: string;
+  /** The model's own analyze-first answers the generation instructions included (kept in the Provenance). */
+  analysis?: string;
   measurements?: MeasurementInput[];
   findings?: FindingInput[];
   dicomObjects?: DicomObjectInput[];

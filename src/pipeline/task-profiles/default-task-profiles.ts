@@ -15,6 +15,9 @@ const EDIT_GUIDANCE = {
   steps: 50,
 };
 
+/** The official generator analyses the slice before every edit, with at most 800 decoder calls. */
+const ANALYZE_FIRST = { enabled: true, maxNewTokens: 800 };
+
 const REPORT_DECODE = { maxNewTokens: 512, temperature: 0 };
 
 /** A report task on the middle (or only) image, the shape most 2-D modalities share. */
@@ -79,6 +82,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           slices: { mode: 'evenly-spaced', count: 3 },
           windowing: 'auto',
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           structure: {
             label: 'Lungs',
             category: ANATOMICAL_STRUCTURE,
@@ -118,6 +122,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           slices: { mode: 'evenly-spaced', count: 3 },
           windowing: 'auto',
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           structure: {
             label: 'Brain',
             category: ANATOMICAL_STRUCTURE,
@@ -147,6 +152,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           slices: { mode: 'all', max: 64 },
           windowing: 'auto',
           guidance: EDIT_GUIDANCE,
+          analyzeFirst: ANALYZE_FIRST,
           outputLabel: 'Synthetic FLAIR',
           outputScale: 1,
         },
@@ -168,6 +174,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           guidance: EDIT_GUIDANCE,
           outputLabel: 'Synthetic T2',
           outputScale: 1,
+          analyzeFirst: ANALYZE_FIRST,
         },
       ],
     },
@@ -185,6 +192,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
         guidance: EDIT_GUIDANCE,
         outputLabel: 'Synthetic 4x super-resolution',
         outputScale: 4,
+        analyzeFirst: ANALYZE_FIRST,
       }],
     ),
     modalityProfile(
@@ -217,6 +225,7 @@ export const DEFAULT_TASK_PROFILES: TaskProfiles = {
           guidance: EDIT_GUIDANCE,
           outputLabel: 'Synthetic HER2 IHC',
           outputScale: 1,
+          analyzeFirst: ANALYZE_FIRST,
         },
       ],
     ),

@@ -42,6 +42,19 @@ const guidanceSchema = z
   })
   .strict();
 
+/**
+ * The official generator's understanding pass before an edit (interactive_image_generator.py, its
+ * default "understanding mode"): the model first answers the prompt about the slice, and the edit
+ * instruction becomes prompt + blank line + that answer. Default on, with the generator's limit of 800
+ * decoder calls; costs up to that many decode steps per generated slice (src/model/analyze-first.ts).
+ */
+const analyzeFirstSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    maxNewTokens: z.number().int().min(1).max(8192).default(800),
+  })
+  .strict();
+
 const structureSchema = z
   .object({
     label: z.string().min(1).max(64),
@@ -96,6 +109,7 @@ const segmentationTaskSchema = z
     ...taskBase,
     kind: z.literal('segmentation'),
     guidance: guidanceSchema.prefault({}),
+    analyzeFirst: analyzeFirstSchema.prefault({}),
     structure: structureSchema,
     /** Brightness of the generated image (0..1 of the 8-bit range) at or above which a pixel is inside. */
     threshold: z.number().gt(0).max(1).default(0.5),
@@ -107,6 +121,7 @@ const translationTaskSchema = z
     ...taskBase,
     kind: z.literal('translation'),
     guidance: guidanceSchema.prefault({}),
+    analyzeFirst: analyzeFirstSchema.prefault({}),
     /** What the derived series shows, e.g. "Synthetic FLAIR" (goes into its series description). */
     outputLabel: z.string().min(1).max(48),
     /** Output size as a multiple of the source's (4: the paper's 4x super-resolution), refused above MODEL_MAX_OUTPUT_SIDE. */
@@ -176,6 +191,7 @@ export type Windowing = z.output<typeof windowingSchema>;
 export type PriorsOption = z.output<typeof priorsSchema>;
 export type DecodeSettings = z.output<typeof decodeSchema>;
 export type GuidanceProfile = z.output<typeof guidanceSchema>;
+export type AnalyzeFirstSettings = z.output<typeof analyzeFirstSchema>;
 export type SegmentationStructure = z.output<typeof structureSchema>;
 export type ReportTask = Extract<TaskDefinition, { kind: 'report' }>;
 export type SegmentationTask = Extract<TaskDefinition, { kind: 'segmentation' }>;
