@@ -8,7 +8,8 @@
 //   node-http node:http (native llhttp) with a keep-alive http.Agent, body discarded
 //   curl      curl to /dev/null (the limit)
 // Goals: ours >= 0.8 x curl throughput; peak RSS <= series pixel bytes x 2 + 150 MB.
-// Knobs: INGEST_RUNS (child processes per method, default 5); INGEST_AGENT_OPTS, JSON undici Agent
+// Knobs: INGEST_RUNS (child processes per method, default 5); INGEST_ROUNDS (in-process alternating
+// rounds of ours and bare undici, default 12); INGEST_AGENT_OPTS, JSON undici Agent
 // options for ours (e.g. {"connect":{"highWaterMark":1048576}}), to try a tuning against the same baseline.
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -179,10 +180,36 @@ export async function runIngestBench(options: IngestBenchOptions = {}): Promise<
     console.log(`\ngoal: ours >= 0.8 x curl: warm ${(ours.warm / curl.warm).toFixed(2)}, cold ${(ours.cold / curl.cold).toFixed(2)} -> ${ours.warm >= 0.8 * curl.warm ? 'MET' : 'NOT MET'} (warm median)`);
     console.log(`      (ours / bare undici: warm ${(ours.warm / undici.warm).toFixed(2)}, cold ${(ours.cold / undici.cold).toFixed(2)})`);
     console.log(`goal: peak RSS <= ${rssLimitMb.toFixed(0)} MB: ours ${ours.peakRssMb.toFixed(0)} MB, ours-keep ${keep.peakRssMb.toFixed(0)} MB -> ${Math.max(ours.peakRssMb, keep.peakRssMb) <= rssLimitMb ? 'MET' : 'NOT MET'}`);
+    const inProcess = await compareInProcess(url, study, series, Number(process.env.INGEST_ROUNDS ?? 12));
+    console.log(`in one warm process, ${inProcess.rounds} alternating rounds (min is the least disturbed by load): ours ${inProcess.ours.min.toFixed(0)} ms min / ${inProcess.ours.median.toFixed(0)} ms median, bare undici request ${inProcess.undici.min.toFixed(0)} / ${inProcess.undici.median.toFixed(0)} ms -> ours / bare undici ${(inProcess.undici.min / inProcess.ours.min).toFixed(2)} (min), ${(inProcess.undici.median / inProcess.ours.median).toFixed(2)} (median)`);
   } finally {
     await orthanc.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The streaming client and a bare undici request, alternated in this process: single cold/warm samples
+ * per child swing with machine load; the minimum over many rounds shows what each costs undisturbed.
+ */
+async function compareInProcess(url: string, study: string, series: string, rounds: number) {
+  const ours = await prepareMethod('ours', url, study, series);
+  const undici = await prepareMethod('undici', url, study, series);
+  const times = { ours: [] as number[], undici: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (const [name, method] of [['ours', ours], ['undici', undici]] as const) {
+        const started = performance.now();
+        await method.retrieve();
+        times[name].push(performance.now() - started);
+      }
+    }
+  } finally {
+    await ours.close();
+    await undici.close();
+  }
+  const summary = (list: number[]) => ({ min: Math.min(...list), median: median(list) });
+  return { rounds, ours: summary(times.ours), undici: summary(times.undici) };
 }
 
 // --- child process side ---------------------------------------------------------------------------

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dicomwebTrust } from '../../src/config/dicomweb-trust.ts';
 import { loadConfig } from '../../src/config/load-config.ts';
@@ -50,5 +53,22 @@ describe('DICOMweb trust settings', () => {
     expect(keysOf({ DICOMWEB_ORIGIN_CREDENTIALS: '{"https://archive.example": {"token": "s3cret-token"' })).toEqual(['DICOMWEB_ORIGIN_CREDENTIALS']);
     expect(keysOf({ DICOMWEB_ALLOWED_ORIGINS: 'https://a.example', DICOMWEB_ORIGIN_CREDENTIALS: '{"https://a.example": {"tokn": "s3cret-token"}}' }))
       .toEqual(['DICOMWEB_ORIGIN_CREDENTIALS']);
+  });
+
+  it('reads per-origin credentials from a CONFIG_FILE mapping', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'trust-config-'));
+    try {
+      const file = path.join(dir, 'config.yaml');
+      writeFileSync(file, [
+        'DICOMWEB_ALLOWED_ORIGINS: https://vna.example:8443',
+        'DICOMWEB_ORIGIN_CREDENTIALS:',
+        '  "https://vna.example:8443": { username: svc, password: pw }',
+      ].join('\n'));
+      const trust = dicomwebTrust(loadConfig({ CONFIG_FILE: file }));
+      expect(trust.allowedOrigins).toEqual(['https://vna.example:8443']);
+      expect(trust.credentials.get('https://vna.example:8443')).toEqual({ type: 'basic', username: 'svc', password: 'pw' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
