@@ -54,7 +54,7 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
         }
         throw error;
       }
-      const { dataset } = readPart10(bytes);
+      const dataset = normalizeMetadata(readPart10(bytes).dataset);
       delete dataset[Tag.PixelData];
       const entry = bySeries.get(instance.seriesInstanceUid) ?? { instances: [], metadata: [] };
       entry.instances.push(instance);
@@ -104,6 +104,21 @@ export function describeFolderCounts(counts: { files: number; skippedFiles: numb
   if (counts.undecodable) parts.push(`${counts.undecodable} skipped with no local decoder`);
   if (counts.nonImage) parts.push(`${counts.nonImage} without pixel data`);
   return parts.join(', ');
+}
+
+/**
+ * Metadata as a DICOMweb server would give it: dcmjs reads an empty number (DS/IS) as `[null]` where
+ * DICOM JSON leaves the Value out, and keeps dates in the retired ACR-NEMA form `YYYY.MM.DD`, which
+ * results copied from the source (Patient and Study modules) could not carry.
+ */
+function normalizeMetadata(dataset: DicomJsonDataset): DicomJsonDataset {
+  for (const element of Object.values(dataset)) {
+    const values = element.Value as unknown[] | undefined;
+    if (!Array.isArray(values)) continue;
+    if (values.every((v) => v === null || v === undefined)) delete element.Value;
+    else if (element.vr === 'DA') element.Value = values.map((v) => (typeof v === 'string' && /^\d{4}\.\d{2}\.\d{2}$/.test(v) ? v.replace(/\./g, '') : v));
+  }
+  return dataset;
 }
 
 function listFiles(dir: string): string[] {

@@ -28,7 +28,10 @@ export function createDicomwebPoller(options: DicomwebPollerOptions) {
   const now = options.now ?? (() => new Date());
   const pageSize = options.pageSize ?? 100;
   const seen = new Map<string, { count: number; since: number }>();
-  const enqueuedKey = `${options.prefix}:poller:enqueued-count`;
+  // One key per study, expiring once the study has left the StudyDate window (it is not listed again),
+  // so the poller's memory is the size of one window, not of the PACS.
+  const enqueuedKey = (studyKey: string) => `${options.prefix}:poller:enqueued-count:${studyKey}`;
+  const enqueuedTtlMs = (options.lookbackDays + 2) * 24 * 3600 * 1000;
 
   async function listWindow(): Promise<DicomJsonDataset[]> {
     const end = now();
@@ -68,10 +71,10 @@ export function createDicomwebPoller(options: DicomwebPollerOptions) {
         } else if (t - previous.since < options.stableMs) {
           continue;
         }
-        const last = await options.redis.hget(enqueuedKey, key);
+        const last = await options.redis.get(enqueuedKey(key));
         if (last === String(count)) continue;
         await options.enqueueStudy({ study: { studyInstanceUid: uid }, trigger: 'dicomweb-poll' });
-        await options.redis.hset(enqueuedKey, key, String(count));
+        await options.redis.set(enqueuedKey(key), String(count), 'PX', enqueuedTtlMs);
         enqueued += 1;
       }
       // Studies that left the date window are forgotten, so the map stays the size of one window.

@@ -61,7 +61,10 @@ describe('every pydicom sample file through analyze, each alone in a folder', ()
     }
     // The corpus has real images in many syntaxes: most of them must give a result.
     const results = Object.values(outcomes).filter((o) => o === 'result').length;
-    expect(results, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(20);
+    expect(results, JSON.stringify(outcomes)).toBeGreaterThanOrEqual(30);
+    // Valid files whose metadata dcmjs reads unlike a DICOMweb server (an empty DS as [null], an
+    // ACR-NEMA date) still give results.
+    for (const name of ['MR_small.dcm', 'MR_small_implicit.dcm', 'ExplVR_BigEnd.dcm', 'CT_small.dcm']) expect(outcomes[name], name).toBe('result');
     // Broken files are named by their position and their fault has its code.
     expect(outcomes['MR_truncated.dcm']).toBe('DICOM_PARSE_FAILED');
     expect(outcomes['liver_1frame.dcm']).toBe('PIXEL_DECODE_FAILED');

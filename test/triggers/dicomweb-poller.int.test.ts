@@ -42,5 +42,14 @@ describe('DICOMweb poller (Redis-backed state)', () => {
     expect(requests.every((r) => r.trigger === 'dicomweb-poll')).toBe(true);
     expect(queries[0]).toMatchObject({ StudyDate: '20261127-20261128', offset: '0' });
     expect(queries[1]).toMatchObject({ offset: '1' });
+    // What it remembers per study expires once the study has left the window (1 day + 2 days of margin).
+    const remembered = await redis.keys(`${prefix}:poller:*`);
+    expect(remembered).toHaveLength(2);
+    for (const key of remembered) {
+      expect(key).not.toContain('1.2.3');
+      const ttl = await redis.pttl(key);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(3 * 24 * 3600 * 1000);
+    }
   });
 });
