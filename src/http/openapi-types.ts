@@ -222,7 +222,7 @@ export interface paths {
         /**
          * Replays dead-lettered runs, oldest first, optionally only those with one error code.
          * @description Each run is replayed from the stage that failed: a run whose analysis outputs are still kept
-         *     publishes again (same run, no model time); any other is analysed again as a new run.
+         *     publishes again (same run, no model time); any other is analyzed again as a new run.
          */
         post: operations["retryJobs"];
         delete?: never;
@@ -264,7 +264,7 @@ export interface paths {
         /**
          * Replays a failed or dead-lettered run from the stage that failed. No body is read.
          * @description Publish only (same run, fresh retry window, no model time) when the run's analysis outputs are
-         *     still kept; otherwise the study is analysed again as a new run (`jobId`), with `replayOf` set.
+         *     still kept; otherwise the study is analyzed again as a new run (`jobId`), with `replayOf` set.
          */
         post: operations["retryJob"];
         delete?: never;
@@ -296,8 +296,8 @@ export interface components {
          */
         RunKind: "analysis" | "question";
         /**
-         * @description published; unchanged (the same input was already analysed: `resultsOf` names that run);
-         *     superseded (a newer run of the same result identity was analysed first); no-image-series (Task
+         * @description published; unchanged (the same input was already analyzed: `resultsOf` names that run);
+         *     superseded (a newer run of the same result identity was analyzed first); no-image-series (Task
          *     rejected with the reason); no-matching-profile (Task completed naming the modalities); answered
          *     (a question run: `results.answer` holds the answer, `results.observation` where it was written).
          * @enum {string}
@@ -516,7 +516,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description Malformed JSON, a request outside this contract, or an unrecognised notification. */
+        /** @description Malformed JSON, a request outside this contract, or an unrecognized notification. */
         Error400: {
             headers: {
                 [name: string]: unknown;

@@ -8,6 +8,8 @@
  * InferenceCancelledError. Workers are never terminated while a graph runs (onnxruntime-node aborts
  * the process then). A worker that dies fails its request with InferenceWorkerCrashedError and is
  * replaced.
+ * Ours rather than a task pool (piscina): each worker keeps its loaded sessions for life, streams tokens
+ * and steps back per request, and is replaced on a crash.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';

@@ -2,6 +2,7 @@
  * Seeded random numbers for sampling and noise when no explicit draws are given: xoshiro128**
  * seeded through splitmix32, normals by Box-Muller. Deterministic per seed across platforms; it
  * does not reproduce torch's generator (parity tests pass explicit noise instead).
+ * Ours because its stream is part of a result's identity (seeded per job key) and must never change with a library.
  */
 export interface Prng {
   /** uniform in [0, 1) */

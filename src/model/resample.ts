@@ -4,6 +4,7 @@
  * pass first (only over the source rows the vertical pass needs), filter support widened by the
  * downscale factor, cubic kernel with a = -0.5, coefficients normalized then converted to 22-bit
  * fixed point, and each pass rounds and clips back to uint8.
+ * Ours because no Node image library reproduces Pillow bit for bit (sharp resamples with libvips' kernels).
  */
 import type { RgbImage } from './types.ts';
 

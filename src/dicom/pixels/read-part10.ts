@@ -1,11 +1,10 @@
-// A small DICOM Part 10 reader: enough of PS3.5 to find the attributes the pipeline needs and the pixel data,
-// in implicit or explicit VR, little or big endian, deflated or not. Values are read lazily by typed getters;
-// element values are views into the caller's bytes (no copies). Unknown elements are skipped by length.
-// The one Part 10 reader of the hot path (meta headers too): over the 64-slice 512x512 CT fixture, median of 21
-// rounds, dicom-parser 1.8.21 took 1.44x and dcmjs 490x as long (dcmjs copies the pixel data); dcmjs stays
-// the writers' codec and reads the local mode's source metadata as DICOM JSON.
+// The one Part 10 reader: dicom-parser walks the bytes (implicit or explicit VR, little or big endian,
+// deflated, encapsulated fragments); this file gives its elements typed getters and our text decoding.
+// Element values are views into the caller's bytes (no copies). Measured on the 64-slice 512x512 CT
+// fixture: 5.9 ms for all 64 files against 81 ms to decode them (the hand-written walker it replaced: 0.6 ms).
 import { TextDecoder } from 'node:util';
 import { inflateRawSync } from 'node:zlib';
+import dicomParser, { type DataSet } from 'dicom-parser';
 import { DicomParseError } from '../../shared/errors.ts';
 import { TRANSFER_SYNTAX, describeTransferSyntax } from './transfer-syntax.ts';
 import { TAG } from '../tags.ts';
@@ -22,11 +21,6 @@ export interface DicomElement {
   fragments?: Uint8Array[];
 }
 
-const ITEM = 0xfffee000;
-const ITEM_DELIMITER = 0xfffee00d;
-const SEQUENCE_DELIMITER = 0xfffee0dd;
-// Explicit VRs whose length field is 4 bytes (after 2 reserved bytes).
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 /** Shared by a dataset and its items: the text decoder follows the top level's Specific Character Set. */
 interface TextContext {
@@ -128,18 +122,16 @@ export interface Part10 {
 
 /**
  * The File Meta Information (group 0002) alone, without parsing the dataset; undefined when the bytes
- * do not start like a Part 10 file. A truncated header gives the elements read before the cut.
+ * do not start like a Part 10 file or its header is cut short.
  */
 export function readFileMeta(input: Uint8Array): DicomDataset | undefined {
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (!(bytes.length >= 136 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d)) return undefined;
-  const elements = new Map<number, DicomElement>();
+  if (!hasPreamble(bytes)) return undefined;
   try {
-    parseElements(bytes, 132, bytes.length, { littleEndian: true, implicit: false, text: { decoder: decoderFor(undefined) } }, elements, (tag) => tag >>> 16 !== 0x0002);
+    return new DicomDataset(convertElements(dicomParser.readPart10Header(bytes), true, { decoder: decoderFor(undefined) }, false));
   } catch {
-    // keep the elements before the cut
+    return undefined;
   }
-  return new DicomDataset(elements);
 }
 
 /** Parses a Part 10 file (preamble, DICM, group 2) or, failing the preamble, a bare explicit-LE dataset. */
@@ -147,25 +139,14 @@ export function readPart10(input: Uint8Array): Part10 {
   // A plain Uint8Array view: Buffer.slice would share memory where callers expect copies.
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   try {
-    let offset = 0;
-    if (bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d) {
-      offset = 132;
-    }
-    const metaElements = new Map<number, DicomElement>();
-    const metaEnd = parseElements(bytes, offset, bytes.length, { littleEndian: true, implicit: false, text: { decoder: decoderFor(undefined) } }, metaElements, (tag) => tag >>> 16 !== 0x0002);
-    const meta = new DicomDataset(metaElements);
+    const parsed = hasPreamble(bytes)
+      ? dicomParser.parseDicom(bytes, { inflater: inflateBody as never })
+      : dicomParser.parseDicom(bytes, { TransferSyntaxUID: TRANSFER_SYNTAX.explicitLittleEndian });
+    const meta = readFileMeta(bytes) ?? new DicomDataset(new Map());
     const transferSyntaxUid = meta.string(TAG.TransferSyntaxUID) ?? TRANSFER_SYNTAX.explicitLittleEndian;
     const ts = describeTransferSyntax(transferSyntaxUid);
-    let body = bytes;
-    let start = metaEnd;
-    if (ts.deflated) {
-      body = new Uint8Array(inflateRawSync(bytes.subarray(metaEnd)));
-      start = 0;
-    }
-    const elements = new Map<number, DicomElement>();
     const text: TextContext = { decoder: decoderFor(undefined) };
-    parseElements(body, start, body.length, { littleEndian: ts.littleEndian, implicit: ts.implicit, text }, elements);
-    const dataset = new DicomDataset(elements, text);
+    const dataset = new DicomDataset(convertElements(parsed, ts.littleEndian, text, true), text);
     text.decoder = decoderFor(dataset.string(TAG.SpecificCharacterSet));
     return { transferSyntaxUid, meta, dataset };
   } catch (cause) {
@@ -174,103 +155,43 @@ export function readPart10(input: Uint8Array): Part10 {
   }
 }
 
-interface Encoding {
-  littleEndian: boolean;
-  implicit: boolean;
-  text: TextContext;
+/** Deflated explicit VR little endian: the header as it is, the dataset inflated after it. */
+function inflateBody(bytes: Uint8Array, position: number): Uint8Array {
+  const inflated = inflateRawSync(bytes.subarray(position));
+  const whole = new Uint8Array(position + inflated.length);
+  whole.set(bytes.subarray(0, position));
+  whole.set(inflated, position);
+  return whole;
 }
 
-/**
- * Parses elements from `start` until `end`, an item delimiter, or `stopAt(tag)`. Returns the offset after the
- * last consumed byte (after the delimiter when one ended the run).
- */
-function parseElements(bytes: Uint8Array, start: number, end: number, enc: Encoding, into: Map<number, DicomElement>,
-  stopAt?: (tag: number) => boolean): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const le = enc.littleEndian;
-  let p = start;
-  while (p + 8 <= end) {
-    const tag = ((view.getUint16(p, le) << 16) | view.getUint16(p + 2, le)) >>> 0;
-    if (stopAt?.(tag)) return p;
-    if (tag === ITEM_DELIMITER) return p + 8;
-    let vr: string;
-    let length: number;
-    let valueAt: number;
-    const isDelimiterGroup = tag >>> 16 === 0xfffe;
-    if (enc.implicit || isDelimiterGroup) {
-      vr = isDelimiterGroup ? '' : 'UN';
-      length = view.getUint32(p + 4, le);
-      valueAt = p + 8;
+function hasPreamble(bytes: Uint8Array): boolean {
+  return bytes.length >= 136 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+}
+
+/** dicom-parser's elements as ours: values are views into its byte array, sequences become item datasets. */
+function convertElements(parsed: DataSet, littleEndian: boolean, text: TextContext, topLevel: boolean): Map<number, DicomElement> {
+  const bytes = parsed.byteArray as Uint8Array;
+  const out = new Map<number, DicomElement>();
+  for (const element of Object.values(parsed.elements)) {
+    const tag = Number.parseInt(element.tag.slice(1), 16) >>> 0;
+    if (topLevel && tag >>> 16 === 0x0002) continue;
+    const vr = element.vr ?? 'UN';
+    const converted: DicomElement = { tag, vr, value: bytes.subarray(element.dataOffset, element.dataOffset), littleEndian };
+    if (element.encapsulatedPixelData && element.fragments) {
+      // Our callers want the Basic Offset Table item's value first, then every fragment.
+      const botLength = new DataView(bytes.buffer, bytes.byteOffset + element.dataOffset + 4, 4).getUint32(0, true);
+      converted.fragments = [
+        bytes.subarray(element.dataOffset + 8, element.dataOffset + 8 + botLength),
+        ...element.fragments.map((f) => bytes.subarray(f.position, f.position + f.length)),
+      ];
+    } else if (element.items) {
+      converted.vr = 'SQ';
+      converted.items = element.items.map((item) => new DicomDataset(item.dataSet ? convertElements(item.dataSet, littleEndian, text, false) : new Map(), text));
     } else {
-      vr = String.fromCharCode(bytes[p + 4] ?? 0, bytes[p + 5] ?? 0);
-      if (LONG_VRS.has(vr)) {
-        length = view.getUint32(p + 8, le);
-        valueAt = p + 12;
-      } else {
-        length = view.getUint16(p + 6, le);
-        valueAt = p + 8;
-      }
+      if (element.dataOffset + element.length > bytes.length) throw new DicomParseError({ detail: 'element runs past the end' });
+      converted.value = bytes.subarray(element.dataOffset, element.dataOffset + element.length);
     }
-    const undefinedLength = length === 0xffffffff;
-    const element: DicomElement = { tag, vr, value: bytes.subarray(valueAt, valueAt), littleEndian: le };
-    if (tag === TAG.PixelData && undefinedLength) {
-      const { fragments, next } = readFragments(bytes, view, valueAt, le);
-      element.fragments = fragments;
-      p = next;
-    } else if (vr === 'SQ' || undefinedLength || (enc.implicit && tag !== TAG.PixelData && looksLikeSequence(view, valueAt, length, le))) {
-      const { items, next } = readSequence(bytes, view, valueAt, undefinedLength ? end : valueAt + length, enc, undefinedLength);
-      element.vr = 'SQ';
-      element.items = items;
-      p = next;
-    } else {
-      if (valueAt + length > end) throw new DicomParseError({ detail: 'element runs past the end' });
-      element.value = bytes.subarray(valueAt, valueAt + length);
-      p = valueAt + length;
-    }
-    into.set(tag, element);
+    out.set(tag, converted);
   }
-  return p;
-}
-
-/** Implicit VR gives no VR: a defined-length value that starts with an item tag is a sequence. */
-function looksLikeSequence(view: DataView, at: number, length: number, le: boolean): boolean {
-  if (length < 8 || at + 8 > view.byteLength) return false;
-  return ((view.getUint16(at, le) << 16) | view.getUint16(at + 2, le)) >>> 0 === ITEM;
-}
-
-function readSequence(bytes: Uint8Array, view: DataView, start: number, end: number, enc: Encoding,
-  undefinedLength: boolean): { items: DicomDataset[]; next: number } {
-  const items: DicomDataset[] = [];
-  let p = start;
-  const le = enc.littleEndian;
-  while (p + 8 <= end) {
-    const tag = ((view.getUint16(p, le) << 16) | view.getUint16(p + 2, le)) >>> 0;
-    const length = view.getUint32(p + 4, le);
-    if (tag === SEQUENCE_DELIMITER) return { items, next: p + 8 };
-    if (tag !== ITEM) throw new DicomParseError({ detail: 'item expected in sequence' });
-    const elements = new Map<number, DicomElement>();
-    if (length === 0xffffffff) {
-      p = parseElements(bytes, p + 8, bytes.length, enc, elements);
-    } else {
-      parseElements(bytes, p + 8, p + 8 + length, enc, elements);
-      p = p + 8 + length;
-    }
-    items.push(new DicomDataset(elements, enc.text));
-  }
-  if (undefinedLength) throw new DicomParseError({ detail: 'unterminated sequence' });
-  return { items, next: end };
-}
-
-function readFragments(bytes: Uint8Array, view: DataView, start: number, le: boolean): { fragments: Uint8Array[]; next: number } {
-  const fragments: Uint8Array[] = [];
-  let p = start;
-  while (p + 8 <= bytes.length) {
-    const tag = ((view.getUint16(p, le) << 16) | view.getUint16(p + 2, le)) >>> 0;
-    const length = view.getUint32(p + 4, le);
-    if (tag === SEQUENCE_DELIMITER) return { fragments, next: p + 8 };
-    if (tag !== ITEM || p + 8 + length > bytes.length) throw new DicomParseError({ detail: 'bad pixel data fragment' });
-    fragments.push(bytes.subarray(p + 8, p + 8 + length));
-    p += 8 + length;
-  }
-  throw new DicomParseError({ detail: 'unterminated pixel data' });
+  return out;
 }

@@ -1,5 +1,6 @@
 // DICOM RLE Lossless (PS3.5 Annex G): a 64-byte header of segment offsets, then one PackBits segment per
 // byte plane (most significant byte first, one set per sample). Output: little-endian bytes, samples interleaved.
+// Ours because no dependency decodes RLE in Node (the cornerstone codecs cover JPEG, JPEG-LS, JPEG 2000 only).
 
 /** Decodes one RLE frame into `rows * columns * samples * bytesPerSample` bytes (little endian, interleaved). */
 export function decodeRleFrame(frame: Uint8Array, pixels: number, samples: number, bytesPerSample: number): Uint8Array {
