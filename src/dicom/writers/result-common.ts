@@ -79,9 +79,17 @@ export function aiSeriesDescription(what: string, source?: SourceSeriesLabel): s
   let text = head;
   if (of && head.length + of.length <= room) {
     text += of;
-    if (description && text.length + 2 <= room) text += ` ${description}`.slice(0, room - text.length).trimEnd();
+    if (description && text.length + 2 <= room) text += fitWords(` ${description}`, room - text.length);
   }
   return text + RESEARCH_USE_SUFFIX;
+}
+
+/** `text` cut to `room` characters, at a word boundary when the cut would split a word (and one fits). */
+function fitWords(text: string, room: number): string {
+  if (text.length <= room) return text;
+  const cut = text.slice(0, room);
+  const space = cut.lastIndexOf(' ');
+  return (text[room] === ' ' || space <= 0 ? cut : cut.slice(0, space)).trimEnd();
 }
 
 /** What other AI results (and this service's earlier series) start their descriptions with. */

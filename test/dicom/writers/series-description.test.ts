@@ -26,7 +26,10 @@ describe('result series descriptions name the source series', () => {
       .toBe('AI draft report of series 3 CHEST 1.0 B31f - research use only');
     const long = aiSeriesDescription('Synthetic denoised CT', { seriesNumber: '1203', seriesDescription: 'Thorax routine 1.0 mm Br40 soft tissue axial' });
     expect(long.length).toBeLessThanOrEqual(64);
-    expect(long).toMatch(/^AI Synthetic denoised CT of series 1203 Thor.* - research use only$/);
+    expect(long).toBe('AI Synthetic denoised CT of series 1203 Thor - research use only'); // no whole word fits: a fragment
+    // Cut at a word boundary, never mid-word.
+    expect(aiSeriesDescription('segmentation', { seriesNumber: '1', seriesDescription: 'CT chest (demo volume, 5 slices)' }))
+      .toBe('AI segmentation of series 1 CT chest (demo - research use only');
     expect(aiSeriesDescription('segmentation', { seriesDescription: 'Brain\\FLAIR' })).toBe('AI segmentation of series Brain FLAIR - research use only');
     expect(aiSeriesDescription('segmentation')).toBe('AI segmentation - research use only');
     const huge = aiSeriesDescription('x'.repeat(80), { seriesNumber: '9' });
