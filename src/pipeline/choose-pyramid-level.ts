@@ -4,8 +4,9 @@ import { firstNumber, firstString, Tag, type DicomJsonDataset } from '../dicom/d
 export const WSI_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.77.1.6';
 
 /**
- * The long side UniMedVL's understanding path resizes every image to at most (ViT rule: max 980, min 378,
- * stride 14; uni-medical/UniMedVL codes/data/transforms.py ImageTransform as the inferencer builds it).
+ * The long side UniMedVL's understanding path resizes every image to at most: uni-medical/UniMedVL
+ * codes/data/transforms.py ImageTransform, which its inference scripts build as ImageTransform(980, ..., 14)
+ * for the ViT (the tiny bundle's manifest says the same: preprocess.vit.max_size 980).
  */
 export const MODEL_INPUT_SIDE = 980;
 
