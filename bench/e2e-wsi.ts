@@ -34,7 +34,7 @@ export async function runWholeSlideBench(): Promise<void> {
   });
   const service = await startService('serve', {
     PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0', EXECUTION_PROVIDER: 'cpu',
-    ASK_TASK_POLL_INTERVAL_MS: '0',
+    ALLOW_UNAUTHENTICATED: 'true', DICOMWEB_ALLOWED_ORIGINS: new URL(proxy.baseUrl(orthanc.baseUrl)).origin, ASK_TASK_POLL_INTERVAL_MS: '0',
   }, { logger: createLogger({ level: 'warn' }) });
   try {
     const api = `http://127.0.0.1:${service.port}`;

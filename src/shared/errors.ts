@@ -109,41 +109,17 @@ export type ResourceTypeUnsupportedError = InstanceType<typeof ResourceTypeUnsup
 export const NotificationInvalidError = defineError('NotificationInvalidError', { code: 'NOTIFICATION_INVALID', httpStatus: 400, issueType: 'invalid', message: 'The notification is not a recognized FHIR subscription notification' });
 export type NotificationInvalidError = InstanceType<typeof NotificationInvalidError>;
 
-export class HeadersTooLargeError extends AppError {
-  readonly code = 'HEADERS_TOO_LARGE';
-  readonly httpStatus = 431;
-  readonly issueType = 'too-costly';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request headers are larger than allowed', options);
-  }
-}
+export const HeadersTooLargeError = defineError('HeadersTooLargeError', { code: 'HEADERS_TOO_LARGE', httpStatus: 431, issueType: 'too-costly', message: 'The request headers are larger than allowed' });
+export type HeadersTooLargeError = InstanceType<typeof HeadersTooLargeError>;
 
-export class RequestTimeoutError extends AppError {
-  readonly code = 'REQUEST_TIMEOUT';
-  readonly httpStatus = 408;
-  readonly issueType = 'timeout';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request was not received in time', options);
-  }
-}
+export const RequestTimeoutError = defineError('RequestTimeoutError', { code: 'REQUEST_TIMEOUT', httpStatus: 408, issueType: 'timeout', message: 'The request was not received in time' });
+export type RequestTimeoutError = InstanceType<typeof RequestTimeoutError>;
 
-export class ExpectationFailedError extends AppError {
-  readonly code = 'EXPECTATION_FAILED';
-  readonly httpStatus = 417;
-  readonly issueType = 'not-supported';
-  constructor(options: AppErrorOptions = {}) {
-    super('The Expect header asks for something other than 100-continue', options);
-  }
-}
+export const ExpectationFailedError = defineError('ExpectationFailedError', { code: 'EXPECTATION_FAILED', httpStatus: 417, issueType: 'not-supported', message: 'The Expect header asks for something other than 100-continue' });
+export type ExpectationFailedError = InstanceType<typeof ExpectationFailedError>;
 
-export class RequestMalformedError extends AppError {
-  readonly code = 'REQUEST_MALFORMED';
-  readonly httpStatus = 400;
-  readonly issueType = 'structure';
-  constructor(options: AppErrorOptions = {}) {
-    super('The request is not valid HTTP/1.1', options);
-  }
-}
+export const RequestMalformedError = defineError('RequestMalformedError', { code: 'REQUEST_MALFORMED', httpStatus: 400, issueType: 'structure', message: 'The request is not valid HTTP/1.1' });
+export type RequestMalformedError = InstanceType<typeof RequestMalformedError>;
 
 // --- dependencies ----------------------------------------------------------------------------------
 
@@ -194,24 +170,12 @@ export class UpstreamRedirectRefusedError extends AppError {
 }
 
 /** A FHIR reference or link that resolves outside FHIR_URL: not followed, nothing sent there. */
-export class FhirReferenceNotAllowedError extends AppError {
-  readonly code = 'FHIR_REFERENCE_NOT_ALLOWED';
-  readonly httpStatus = 422;
-  readonly issueType = 'forbidden';
-  constructor(options: AppErrorOptions = {}) {
-    super('A FHIR reference points outside the configured FHIR server (FHIR_URL)', options);
-  }
-}
+export const FhirReferenceNotAllowedError = defineError('FhirReferenceNotAllowedError', { code: 'FHIR_REFERENCE_NOT_ALLOWED', httpStatus: 422, issueType: 'forbidden', message: 'A FHIR reference points outside the configured FHIR server (FHIR_URL)' });
+export type FhirReferenceNotAllowedError = InstanceType<typeof FhirReferenceNotAllowedError>;
 
 /** A DICOMweb address outside DICOMWEB_ALLOWED_ORIGINS (or with userinfo): nothing is fetched from or sent to it. */
-export class EndpointNotAllowedError extends AppError {
-  readonly code = 'ENDPOINT_NOT_ALLOWED';
-  readonly httpStatus = 422;
-  readonly issueType = 'forbidden';
-  constructor(options: AppErrorOptions = {}) {
-    super('The DICOMweb endpoint is not an allowed origin (DICOMWEB_ALLOWED_ORIGINS)', options);
-  }
-}
+export const EndpointNotAllowedError = defineError('EndpointNotAllowedError', { code: 'ENDPOINT_NOT_ALLOWED', httpStatus: 422, issueType: 'forbidden', message: 'The DICOMweb endpoint is not an allowed origin (DICOMWEB_ALLOWED_ORIGINS)' });
+export type EndpointNotAllowedError = InstanceType<typeof EndpointNotAllowedError>;
 
 /** The FHIR credentials lack permissions the service needs (readiness); names the missing scopes, nothing else. */
 export class FhirPermissionMissingError extends AppError {
@@ -262,24 +226,11 @@ export type PixelDecodeError = InstanceType<typeof PixelDecodeError>;
 export const VolumeAssemblyError = defineError('VolumeAssemblyError', { code: 'VOLUME_ASSEMBLY_FAILED', httpStatus: 422, issueType: 'processing', message: 'The series could not be assembled into a volume' });
 export type VolumeAssemblyError = InstanceType<typeof VolumeAssemblyError>;
 
-// Questions about a study (helper E, issue 15).
-export class QuestionSeriesNotFoundError extends AppError {
-  readonly code = 'QUESTION_SERIES_NOT_FOUND';
-  readonly httpStatus = 404;
-  readonly issueType = 'not-found';
-  constructor(options: AppErrorOptions = {}) {
-    super('The series named in the question is not an image series of the study', options);
-  }
-}
+export const QuestionSeriesNotFoundError = defineError('QuestionSeriesNotFoundError', { code: 'QUESTION_SERIES_NOT_FOUND', httpStatus: 404, issueType: 'not-found', message: 'The series named in the question is not an image series of the study' });
+export type QuestionSeriesNotFoundError = InstanceType<typeof QuestionSeriesNotFoundError>;
 
-export class QuestionSlicesInvalidError extends AppError {
-  readonly code = 'QUESTION_SLICES_INVALID';
-  readonly httpStatus = 422;
-  readonly issueType = 'invalid';
-  constructor(options: AppErrorOptions = {}) {
-    super('The slices named in the question are not slices of the series', options);
-  }
-}
+export const QuestionSlicesInvalidError = defineError('QuestionSlicesInvalidError', { code: 'QUESTION_SLICES_INVALID', httpStatus: 422, issueType: 'invalid', message: 'The slices named in the question are not slices of the series' });
+export type QuestionSlicesInvalidError = InstanceType<typeof QuestionSlicesInvalidError>;
 
 /**
  * A file of a local folder (`analyze --dir`) that could not be read: the inner error's code and message,

@@ -82,7 +82,7 @@ describe('SMART scopes enforced per resource type', () => {
       await cleanup?.();
       cleanup = redis.cleanup;
       service = await startService('api', {
-        PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, LOG_LEVEL: 'silent', FHIR_URL: fhir.baseUrl, RECONCILE_INTERVAL_MS: '0',
+        PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, LOG_LEVEL: 'silent', FHIR_URL: fhir.baseUrl, RECONCILE_INTERVAL_MS: '0', ALLOW_UNAUTHENTICATED: 'true',
         FHIR_SMART_TOKEN_URL: tokens.tokenUrl, FHIR_SMART_CLIENT_ID: 'unimedvl', FHIR_SMART_PRIVATE_KEY_FILE: join(work, 'key.pem'), ...env,
       });
       const response = await fetch(`http://127.0.0.1:${service.port}/readyz`);

@@ -57,7 +57,8 @@ describe('every modality of the paper yields a report through the real stack', (
     redis = openTestRedis();
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
-      EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.json'),
+      EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true', DICOMWEB_ALLOWED_ORIGINS: `${new URL(orthanc.baseUrl).origin},${new URL(proxy.baseUrl(orthanc.baseUrl)).origin}`,
+      TASK_PROFILES_FILE: join(work, 'profiles.json'),
     }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
   });

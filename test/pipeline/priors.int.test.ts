@@ -58,7 +58,8 @@ describe('comparison with a prior study', () => {
     redis = openTestRedis();
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
-      EXECUTION_PROVIDER: 'cpu', TASK_PROFILES_FILE: join(work, 'profiles.yaml'), ASK_TASK_POLL_INTERVAL_MS: '0',
+      EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true', DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
+      TASK_PROFILES_FILE: join(work, 'profiles.yaml'), ASK_TASK_POLL_INTERVAL_MS: '0',
     }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
   });

@@ -50,7 +50,8 @@ describe('questions about a study', () => {
     redis = openTestRedis();
     service = await startService('serve', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, FHIR_URL: fhir.baseUrl, DEBOUNCE_MS: '0', RECONCILE_INTERVAL_MS: '0',
-      EXECUTION_PROVIDER: 'cpu', ASK_TASK_POLL_INTERVAL_MS: '200',
+      EXECUTION_PROVIDER: 'cpu', ALLOW_UNAUTHENTICATED: 'true', DICOMWEB_ALLOWED_ORIGINS: new URL(orthanc.baseUrl).origin,
+      ASK_TASK_POLL_INTERVAL_MS: '200',
     }, { logger: createLogger({ level: 'error' }) });
     api = `http://127.0.0.1:${service.port}`;
   });

@@ -51,5 +51,10 @@ function argsFor(name: string): unknown[] {
   if (name === 'DependencyUnavailableError') return ['redis'];
   if (name === 'UpstreamHttpError' || name === 'DicomwebHttpError') return ['fhir', 500];
   if (name === 'TransferSyntaxUnsupportedError') return ['1.2.840.10008.1.2.4.50'];
+  if (name === 'AuthenticationNotConfiguredError') return [['API_TOKEN', 'WEBHOOK_SECRET']];
+  if (name === 'UpstreamTlsUntrustedError') return ['dicomweb'];
+  if (name === 'UpstreamRedirectRefusedError') return ['dicomweb', 307];
+  if (name === 'FhirPermissionMissingError') return [['system/Media.cruds']];
+  if (name === 'InputFileError') return [1, 2, new Error('bad file')];
   return [];
 }

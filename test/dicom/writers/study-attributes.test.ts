@@ -29,9 +29,9 @@ function storedText(path: string, tag: string): string | undefined {
 describe('study-level attributes copied unchanged', () => {
   it('keeps PatientWeight/PatientSize text and AccessionNumber at study level; dcentvfy clean over source + results', async () => {
     const sources: string[] = [];
-    for (const name of readdirSync('test/fixtures/sample-study').filter((n) => n.startsWith('ct-')).sort()) {
+    for (const name of readdirSync('samples/sample-study').filter((n) => n.startsWith('ct-')).sort()) {
       const path = join(work, name);
-      cpSync(join('test/fixtures/sample-study', name), path);
+      cpSync(join('samples/sample-study', name), path);
       execFileSync('dcmodify', ['-nb', '-i', '(0010,1030)=0.000000', '-i', '(0010,1020)=1.700', path]);
       sources.push(path);
     }
