@@ -86,6 +86,7 @@ export function createResultStage(deps: ResultStageDeps): ResultStage {
         ...(study.patientReference ? { subjectReference: study.patientReference } : {}),
         model: { name: model.name, version: model.version, manufacturer: deps.manufacturer },
         question, answer, recordedAt: (requestedAt ?? now()).toISOString(),
+        ...(study.reportContext?.started ? { studyStarted: study.reportContext.started } : {}),
         ...(provenanceNotes?.length ? { provenanceNotes } : {}),
         ...(askTaskId ? { askTaskId } : {}),
       });

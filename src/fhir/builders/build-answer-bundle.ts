@@ -23,6 +23,8 @@ export interface AnswerInput {
   question: string;
   answer: string;
   recordedAt: string;
+  /** When the study was made (ImagingStudy.started): effective[x] of the answer; else recordedAt (US Core wants one). */
+  studyStarted?: string;
   /** Statements about what else the model saw (a prior study, say), recorded in the Provenance. */
   provenanceNotes?: string[];
   /** Asked by this FHIR Task: the answer is its output (written apart), so no Observation; the Provenance targets the Task. */
@@ -50,6 +52,7 @@ export function buildAnswerBundle(input: AnswerInput): AnswerBundle {
     category: [{ coding: [{ system: OBSERVATION_CATEGORY_SYSTEM, code: 'imaging', display: 'Imaging' }] }],
     code: { coding: [ANSWER_CODE], text: ANSWER_CODE.display },
     ...(input.subjectReference ? { subject: { reference: input.subjectReference } } : {}),
+    effectiveDateTime: input.studyStarted ?? input.recordedAt,
     issued: input.recordedAt,
     device: { reference: deviceFullUrl },
     derivedFrom: [{ reference: `ImagingStudy/${input.imagingStudyId}` }],
