@@ -5,6 +5,7 @@ import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { SOP_CLASS } from '../sop-classes.ts';
 import { TAG } from '../tags.ts';
+import { concatBytes } from '../../shared/concat-bytes.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -364,11 +365,5 @@ function sourcePositionReference(source: SourceSeries): string[] {
 
 function concatenatePadded(frames: readonly Uint8Array[]): Uint8Array {
   const total = frames.reduce((n, f) => n + f.length, 0);
-  const out = new Uint8Array(total + (total % 2));
-  let offset = 0;
-  for (const frame of frames) {
-    out.set(frame, offset);
-    offset += frame.length;
-  }
-  return out;
+  return concatBytes(frames, total + (total % 2));
 }
