@@ -4,6 +4,7 @@ const benches: Record<string, () => Promise<void>> = {
   ingest: async () => (await import('./ingest.ts')).runIngestBench(),
   model: async () => (await import('./model.ts')).runModelBench(),
   e2e: async () => (await import('./e2e.ts')).runEndToEndBench(),
+  parse: async () => (await import('./parse.ts')).runParseBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
