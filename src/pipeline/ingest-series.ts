@@ -3,7 +3,7 @@ import { readPart10Meta } from '../dicom/dicomweb/part10-meta.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { decodeInstance, TRANSFER_SYNTAX, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
-import type { Volume } from '../dicom/volume.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import type { SeriesSummary } from '../queue/run-record.ts';
 import { PixelDecodeError, TransferSyntaxUnsupportedError } from '../shared/errors.ts';
 import { hashStudyUid } from '../shared/uids.ts';

@@ -1,6 +1,6 @@
 import { mapMasksToSlices } from '../dicom/mask/map-masks-to-slices.ts';
 import { resizeToSourceAspect } from '../dicom/mask/resize-image.ts';
-import type { Volume } from '../dicom/volume.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import type { Engine } from '../model/types.ts';
 import type { ReportTask, SegmentationTask, TaskSpec, TranslationTask } from './task-profiles/index.ts';
 import { selectSlices } from './task-profiles/index.ts';
