@@ -13,7 +13,7 @@ import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { startService, DEFAULT_MODEL_DIR, type RunningService } from '../../src/main.ts';
 import { createEngine } from '../../src/model/index.ts';
 import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
-import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { dciodvfy } from '../support/dciodvfy.ts';
 import { FIXTURE_PATIENT } from '../support/fixtures.ts';

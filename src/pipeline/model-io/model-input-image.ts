@@ -1,7 +1,7 @@
-import { greyToRgb } from '../dicom/mask/grey-to-rgb.ts';
-import { chooseWindow, windowToUint8 } from '../dicom/mask/window-to-8bit.ts';
-import type { Volume } from '../dicom/volume/volume.ts';
-import type { RgbImage } from '../model/types.ts';
+import { greyToRgb } from './grey-to-rgb.ts';
+import { chooseWindow, windowToUint8 } from './window-to-8bit.ts';
+import type { Volume } from '../../dicom/volume/volume.ts';
+import type { RgbImage } from '../../model/types.ts';
 
 /** 8-bit grey of one slice as a viewer would show it (VOI window or preset, MONOCHROME1 inverted). */
 export function sliceToDisplayGrey(volume: Volume, sliceIndex: number): Uint8Array {
