@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<void>> = {
   },
   // The whole-slide case of e2e on its own.
   'e2e-wsi': async () => (await import('./e2e-wsi.ts')).runWholeSlideBench(),
+  parse: async () => (await import('./parse.ts')).runParseBench(),
 };
 
 const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));

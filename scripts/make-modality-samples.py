@@ -108,7 +108,7 @@ def source(name):
     return ds
 
 
-def normalised(arr, lo_pct=1, hi_pct=99):
+def normalized(arr, lo_pct=1, hi_pct=99):
     lo, hi = np.percentile(arr, [lo_pct, hi_pct])
     return np.clip((arr.astype(np.float64) - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
 
@@ -305,7 +305,7 @@ class Generator:
         """B-mode sector: CT_small scan-converted into a 70 degree fan, Rayleigh speckle, depth gain."""
         ct = source('CT_small.dcm')
         hu = ct.pixel_array.astype(np.float64) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
-        tissue = normalised(np.clip(hu, -200, 300))
+        tissue = normalized(np.clip(hu, -200, 300))
         y, x = np.mgrid[0:rows, 0:cols].astype(np.float64)
         apex_y, cx, r0, r1, half = -20.0, cols / 2.0, 40.0, rows - 8.0, math.radians(35)
         r = np.hypot(x - cx, y - apex_y)
@@ -391,7 +391,7 @@ class Generator:
         rng = self.rng(role)
         ct = source('CT_small.dcm')
         hu = ct.pixel_array.astype(np.float64) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
-        density = resized(normalised(np.clip(hu, -300, 400)), (rows, cols))
+        density = resized(normalized(np.clip(hu, -300, 400)), (rows, cols))
         tissue = density > 0.18
         # Eosin: stroma density follows the CT intensity, with fibre-like streaks.
         streaks = box_blur(rng.random((rows, cols)), 3)
@@ -568,7 +568,7 @@ class Generator:
         c = (size - 1) / 2.0
         r = np.hypot(x - c, y - c) / (size * 0.47)
         field = r <= 1.0
-        texture = resized(normalised(source('MR_small.dcm').pixel_array), (size, size))
+        texture = resized(normalized(source('MR_small.dcm').pixel_array), (size, size))
         shade = np.clip(1.0 - 0.35 * r ** 2, 0, 1) * (0.85 + 0.3 * (texture - 0.5))
         disc_x, disc_y = c + size * 0.2, c - size * 0.02  # right eye: the disc lies nasal (image right)
         disc = np.hypot((x - disc_x) / 1.0, (y - disc_y) / 1.12) / (size * 0.07)
@@ -636,7 +636,7 @@ class Generator:
     def oct_frames(self, count, rows, cols):
         """Macular B-scans: curved retinal layers with a foveal pit that is deepest in the central frame."""
         rng = self.rng('opt:bscans')
-        texture = resized(normalised(source('MR_small.dcm').pixel_array), (rows, cols))
+        texture = resized(normalized(source('MR_small.dcm').pixel_array), (rows, cols))
         x = np.arange(cols, dtype=np.float64)
         depth = np.arange(rows, dtype=np.float64)[:, None]
         layers = [(0.0, 7, 0.95), (10.0, 14, 0.45), (26.0, 10, 0.70), (38.0, 16, 0.30), (56.0, 6, 0.98), (63.0, 8, 0.85)]
@@ -743,7 +743,7 @@ class Generator:
         rng = self.rng('es:image')
         ct = source('CT_small.dcm')
         hu = ct.pixel_array.astype(np.float64) * float(ct.RescaleSlope) + float(ct.RescaleIntercept)
-        folds = resized(normalised(np.clip(hu, -150, 250)), (size, size))
+        folds = resized(normalized(np.clip(hu, -150, 250)), (size, size))
         y, x = np.mgrid[0:size, 0:size].astype(np.float64)
         c = (size - 1) / 2.0
         r = np.hypot(x - c, y - c) / (size * 0.49)
@@ -764,7 +764,7 @@ class Generator:
     def skin_image(self, rows, cols):
         """Dermatology photograph: skin tone, pigmented irregular lesion; MR_small texture."""
         rng = self.rng('xc:image')
-        texture = resized(normalised(source('MR_small.dcm').pixel_array), (rows, cols))
+        texture = resized(normalized(source('MR_small.dcm').pixel_array), (rows, cols))
         y, x = np.mgrid[0:rows, 0:cols].astype(np.float64)
         angle = np.arctan2(y - rows / 2, x - cols / 2)
         edge = 1.0 + 0.18 * np.sin(3 * angle + 0.7) + 0.1 * np.sin(7 * angle)
@@ -854,7 +854,7 @@ class Generator:
         signal = np.zeros(lab.shape)
         for label, values in self.MR_SIGNAL.items():
             signal[lab == label] = values[contrast]
-        texture = resized(normalised(source('MR_small.dcm').pixel_array), (size, size))
+        texture = resized(normalized(source('MR_small.dcm').pixel_array), (size, size))
         signal *= 0.94 + 0.12 * texture
         signal = box_blur(signal, 1)
         noisy = np.hypot(signal + rng.normal(0, 18, signal.shape), rng.normal(0, 18, signal.shape))  # Rician

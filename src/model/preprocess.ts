@@ -66,47 +66,41 @@ export function toNormalizedChw(image: RgbImage): Float32Array {
 }
 
 /**
- * [C, gh*p, gw*p] -> [gh*gw, p*p*C] with vectors ordered (row-in-patch, col-in-patch, channel) and
- * patches row-major (the latent token layout; the ViT graph does the same internally).
+ * The permutation between [C, gh*p, gw*p] and [gh*gw, p*p*C]: index i of the token layout holds index
+ * map[i] of the image layout. Token vectors are ordered (row-in-patch, col-in-patch, channel), patches
+ * row-major (the latent token layout; the ViT graph does the same internally).
  */
-export function patchify(chw: Float32Array, channels: number, gridH: number, gridW: number, p: number): Float32Array {
+function patchPermutation(channels: number, gridH: number, gridW: number, p: number): Uint32Array {
   const H = gridH * p;
   const W = gridW * p;
   const dim = p * p * channels;
-  const out = new Float32Array(gridH * gridW * dim);
+  const map = new Uint32Array(gridH * gridW * dim);
   for (let r = 0; r < gridH; r++) {
     for (let c = 0; c < gridW; c++) {
       const base = (r * gridW + c) * dim;
       for (let i = 0; i < p; i++) {
         for (let j = 0; j < p; j++) {
-          for (let ch = 0; ch < channels; ch++) {
-            out[base + (i * p + j) * channels + ch] = chw[ch * H * W + (r * p + i) * W + c * p + j]!;
-          }
+          for (let ch = 0; ch < channels; ch++) map[base + (i * p + j) * channels + ch] = ch * H * W + (r * p + i) * W + c * p + j;
         }
       }
     }
   }
+  return map;
+}
+
+/** [C, gh*p, gw*p] -> [gh*gw, p*p*C] (see patchPermutation). */
+export function patchify(chw: Float32Array, channels: number, gridH: number, gridW: number, p: number): Float32Array {
+  const map = patchPermutation(channels, gridH, gridW, p);
+  const out = new Float32Array(map.length);
+  for (let t = 0; t < map.length; t++) out[t] = chw[map[t]!]!;
   return out;
 }
 
 /** Inverse of patchify: [gh*gw, p*p*C] -> [C, gh*p, gw*p]. */
 export function unpatchify(tokens: Float32Array, channels: number, gridH: number, gridW: number, p: number): Float32Array {
-  const H = gridH * p;
-  const W = gridW * p;
-  const dim = p * p * channels;
-  const out = new Float32Array(channels * H * W);
-  for (let r = 0; r < gridH; r++) {
-    for (let c = 0; c < gridW; c++) {
-      const base = (r * gridW + c) * dim;
-      for (let i = 0; i < p; i++) {
-        for (let j = 0; j < p; j++) {
-          for (let ch = 0; ch < channels; ch++) {
-            out[ch * H * W + (r * p + i) * W + c * p + j] = tokens[base + (i * p + j) * channels + ch]!;
-          }
-        }
-      }
-    }
-  }
+  const map = patchPermutation(channels, gridH, gridW, p);
+  const out = new Float32Array(map.length);
+  for (let t = 0; t < map.length; t++) out[map[t]!] = tokens[t]!;
   return out;
 }
 

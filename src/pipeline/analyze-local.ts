@@ -8,7 +8,7 @@ import { ANALYSIS_TASK } from './analyze-study.ts';
 import { analyzeSeries } from './analyze-series.ts';
 import { assembleResults, toFhirResultInput, type AnalyzedSeries } from './assemble-results.ts';
 import { localOutputPaths, renderKeyImagePng, renderReportHtml, writeLocalOutputs } from './local-output/index.ts';
-import { sliceToDisplayGrey } from './model-input-image.ts';
+import { sliceToDisplayGrey } from './model-io/model-input-image.ts';
 import { describeFolderCounts, readLocalStudies } from './read-local-study.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './result-algorithm.ts';
 import type { TaskProfiles } from './task-profiles/index.ts';

@@ -1,4 +1,4 @@
-import type { Volume } from '../dicom/volume.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import type { Engine } from '../model/types.ts';
 import { createHash } from 'node:crypto';

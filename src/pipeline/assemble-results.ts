@@ -1,7 +1,7 @@
 import { resultKindOf } from '../dicom/sop-classes.ts';
 import { RESEARCH_USE_LABEL } from '../shared/research-use-notice.ts';
 import { firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts';
-import type { Volume } from '../dicom/volume.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import { buildDerivedImage } from '../dicom/writers/build-derived-image.ts';
 import { buildReportSR } from '../dicom/writers/build-report-sr.ts';
 import { buildSegmentation } from '../dicom/writers/build-segmentation.ts';

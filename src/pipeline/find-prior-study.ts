@@ -3,7 +3,7 @@ import { firstString, Tag, type DicomJsonDataset } from '../dicom/dicom-json.ts'
 import type { Codecs } from '../dicom/pixels/index.ts';
 import type { RgbImage } from '../model/types.ts';
 import { ingestSeries } from './ingest-series.ts';
-import { sliceToModelImage } from './model-input-image.ts';
+import { sliceToModelImage } from './model-io/model-input-image.ts';
 import { selectSeries, type SeriesSelectionRule } from './select-series.ts';
 import { selectSlices } from './task-profiles/index.ts';
 

@@ -4,7 +4,7 @@ import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
 import { decodeInstance, TRANSFER_SYNTAX, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
 import { assembleTiledImage } from '../dicom/volume/assemble-tiled-image.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
-import type { Volume } from '../dicom/volume.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import type { SeriesSummary } from '../queue/run-record.ts';
 import { PixelDecodeError, TransferSyntaxUnsupportedError, VolumeAssemblyError } from '../shared/errors.ts';
 import { hashStudyUid } from '../shared/uids.ts';

@@ -1,5 +1,5 @@
 import type { DicomwebClient } from '../dicom/dicomweb/dicomweb-client.ts';
-import { storeResults } from '../dicom/writers/store-results.ts';
+import { storeResults } from '../dicom/dicomweb/store-results.ts';
 import { buildAiResultBundle } from '../fhir/builders/build-result-bundle.ts';
 import type { FhirClient } from '../fhir/fhir-client.ts';
 import { markTaskCompleted, type TaskContext } from '../fhir/task-status.ts';

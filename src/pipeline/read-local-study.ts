@@ -1,6 +1,6 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeInstance, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
+import { decodeInstance, hasPreamble, type Codecs, type DecodedInstance } from '../dicom/pixels/index.ts';
 import { assembleVolume } from '../dicom/volume/assemble-volume.ts';
 import { readPart10 } from '../dicom/writers/dcmjs-io.ts';
 import type { DicomJsonDataset } from '../dicom/dicom-json.ts';
@@ -35,7 +35,7 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
   for (const [index, path] of files.entries()) {
     try {
       const bytes = new Uint8Array(readFileSync(path));
-      if (!isPart10(bytes)) {
+      if (!hasPreamble(bytes)) {
         skippedFiles += 1;
         continue;
       }
@@ -82,15 +82,15 @@ export function readLocalStudies(dir: string, codecs: Codecs): LocalReadReport {
   return { studies: [...studies.values()], files: files.length, skippedFiles, undecodable, nonImage };
 }
 
-/** How many files a folder holds and how many of them are DICOM Part 10 (from the first 132 bytes only). */
+/** How many files a folder holds and how many of them are DICOM Part 10 (from the first 136 bytes only). */
 export function scanLocalFolder(dir: string): { files: number; part10: number } {
   const paths = listFiles(dir);
-  const preamble = new Uint8Array(133);
+  const preamble = new Uint8Array(136);
   let part10 = 0;
   for (const path of paths) {
     const fd = openSync(path, 'r');
     try {
-      if (isPart10(preamble.subarray(0, readSync(fd, preamble, 0, preamble.length, 0)))) part10 += 1;
+      if (hasPreamble(preamble.subarray(0, readSync(fd, preamble, 0, preamble.length, 0)))) part10 += 1;
     } finally {
       closeSync(fd);
     }
@@ -129,8 +129,4 @@ function listFiles(dir: string): string[] {
     else files.push(path);
   }
   return files;
-}
-
-function isPart10(bytes: Uint8Array): boolean {
-  return bytes.length > 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }

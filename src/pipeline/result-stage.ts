@@ -8,7 +8,7 @@ import type { Engine } from '../model/types.ts';
 import type { Logger } from '../shared/logger.ts';
 import { analyzeSeries } from './analyze-series.ts';
 import { cleanModelText } from './clean-model-text.ts';
-import { sliceToModelImage } from './model-input-image.ts';
+import { sliceToModelImage } from './model-io/model-input-image.ts';
 import { assembleResults, toFhirResultInput } from './assemble-results.ts';
 import type { ResultStage } from './result-stage-contract.ts';
 import { matchTasks, type TaskProfiles } from './task-profiles/index.ts';

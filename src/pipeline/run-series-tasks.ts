@@ -1,12 +1,12 @@
-import { mapMasksToSlices } from '../dicom/mask/map-masks-to-slices.ts';
-import { resizeToSourceAspect } from '../dicom/mask/resize-image.ts';
-import type { Volume } from '../dicom/volume.ts';
+import { mapMasksToSlices } from './model-io/map-masks-to-slices.ts';
+import { resizeToSourceAspect } from './model-io/resize-image.ts';
+import type { Volume } from '../dicom/volume/volume.ts';
 import type { Engine } from '../model/types.ts';
 import type { ReportTask, SegmentationTask, TaskSpec, TranslationTask } from './task-profiles/index.ts';
 import { selectSlices } from './task-profiles/index.ts';
 import { cleanModelText } from './clean-model-text.ts';
 import { priorStatement, type PriorImages } from './find-prior-study.ts';
-import { rgbToGrey, sliceToModelImage } from './model-input-image.ts';
+import { rgbToGrey, sliceToModelImage } from './model-io/model-input-image.ts';
 
 export interface ReportOutcome {
   task: TaskSpec & ReportTask;

@@ -68,7 +68,7 @@ describe('every pydicom sample file through analyze, each alone in a folder', ()
     // Broken files are named by their position and their fault has its code.
     expect(outcomes['MR_truncated.dcm']).toBe('DICOM_PARSE_FAILED');
     expect(outcomes['liver_1frame.dcm']).toBe('PIXEL_DECODE_FAILED');
-    // DICOM without images is skipped, not an error of its own: the folder then has nothing to analyse.
+    // DICOM without images is skipped, not an error of its own: the folder then has nothing to analyze.
     for (const name of ['rtplan.dcm', 'test-SR.dcm', 'waveform_ecg.dcm']) expect(outcomes[name], name).toBe('NO_IMAGE_SERIES');
   }, 600_000);
 

@@ -166,10 +166,18 @@ describe('command line', () => {
     expect(result.stderr).toContain('vae_decoder.onnx');
   });
 
-  it('asking for CUDA where it is missing fails clearly instead of crashing', async () => {
+  it("asking for CUDA loads it where 'auto' finds it, and elsewhere fails clearly instead of crashing", async () => {
+    const auto = await cli(['models', 'check', 'models/tiny', '--provider', 'auto']);
+    const found = /loaded (cuda|cpu)/.exec(auto.stdout)?.[1];
+    expect(found, auto.stderr).toMatch(/^(cuda|cpu)$/);
     const result = await cli(['models', 'check', 'models/tiny', '--provider', 'cuda']);
-    expect(result.code).toBe(1);
-    expect(result.stderr).toContain('EXECUTION_PROVIDER_UNAVAILABLE');
+    if (found === 'cuda') {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('execution provider: requested cuda, loaded cuda');
+    } else {
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('EXECUTION_PROVIDER_UNAVAILABLE');
+    }
   });
 
   it('refuses bad configuration at start-up, naming the keys and never their values', async () => {

@@ -3,7 +3,7 @@
 // Provenance; a report the token limit cut says so. Runs the real tiny model.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentReference } from '@medplum/fhirtypes';
-import type { Volume } from '../../src/dicom/volume.ts';
+import type { Volume } from '../../src/dicom/volume/volume.ts';
 import { buildAiResultBundle } from '../../src/fhir/builders/build-result-bundle.ts';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { analyzeBeforeGenerating } from '../../src/model/analyze-first.ts';
@@ -12,7 +12,7 @@ import { createEngine, type InThreadEngine } from '../../src/model/engine.ts';
 import { resizeByRule } from '../../src/model/preprocess.ts';
 import type { GenerateRequest } from '../../src/model/types.ts';
 import { CUT_BY_TOKEN_LIMIT_NOTICE, reportSectionText } from '../../src/pipeline/assemble-results.ts';
-import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { deserializeRunOutputs, serializeRunOutputs } from '../../src/pipeline/run-outputs.ts';
 import { runSeriesTasks } from '../../src/pipeline/run-series-tasks.ts';
 import { taskProfilesSchema, type TaskSpec } from '../../src/pipeline/task-profiles/index.ts';

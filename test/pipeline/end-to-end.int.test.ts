@@ -16,7 +16,7 @@ import { startService, DEFAULT_MODEL_DIR, type RunningService } from '../../src/
 import { createEngine } from '../../src/model/index.ts';
 import { CUT_BY_TOKEN_LIMIT_NOTICE } from '../../src/pipeline/assemble-results.ts';
 import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
-import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { dciodvfy } from '../support/dciodvfy.ts';
 import { FIXTURE_PATIENT } from '../support/fixtures.ts';

@@ -5,7 +5,7 @@ import type { ImagingStudy, Task } from '@medplum/fhirtypes';
 import { startService, type RunningService } from '../../src/main.ts';
 import type { ResultStage } from '../../src/pipeline/result-stage-contract.ts';
 import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
-import type { Volume } from '../../src/dicom/volume.ts';
+import type { Volume } from '../../src/dicom/volume/volume.ts';
 import type { RunView } from '../../src/queue/run-view.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { decodeInstance, loadCodecs, readPart10, type Codecs } from '../../src/dicom/pixels/index.ts';

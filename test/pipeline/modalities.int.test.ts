@@ -71,7 +71,7 @@ describe('every modality of the paper yields a report through the real stack', (
   });
 
   /** Uploads a study, registers its ImagingStudy (Endpoint: Orthanc, or Orthanc behind the counting proxy) and notifies. */
-  async function analyse(files: string[], studyUid: string, options: { viaProxy?: boolean } = {}) {
+  async function analyze(files: string[], studyUid: string, options: { viaProxy?: boolean } = {}) {
     await orthanc.upload(files);
     const endpoint = await fhir.repo.createResource({
       resourceType: 'Endpoint', status: 'active', payloadType: [{ text: 'DICOM' }],
@@ -128,7 +128,7 @@ describe('every modality of the paper yields a report through the real stack', (
   it('chest X-ray, CT and MR (the sample study): reports, the CT lung SEG, all valid', async () => {
     const files = readdirSync(SAMPLE_STUDY).filter((f) => f.endsWith('.dcm')).map((f) => join(SAMPLE_STUDY, f));
     const studyUid = readPart10(readFileSync(files[0]!)).dataset.string(0x0020000d)!;
-    const { run, imagingStudyId } = await analyse(files, studyUid);
+    const { run, imagingStudyId } = await analyze(files, studyUid);
     await expectPublishedReport(run, imagingStudyId);
     expect([...run.modalities].sort()).toEqual(['CT', 'DX', 'MR']);
     expect(await validResults(studyUid, ['CT', 'DX', 'MR'])).toEqual(['SEG', 'SR', 'SR', 'SR']);
@@ -143,7 +143,7 @@ describe('every modality of the paper yields a report through the real stack', (
     ['microscopy', 'GM', 1],
   ] as const)('%s (%s): a preliminary report and a valid SR per series', async (name, modality, seriesCount) => {
     const study = modalities.studies[name];
-    const { run, imagingStudyId } = await analyse(study.files, study.studyInstanceUid);
+    const { run, imagingStudyId } = await analyze(study.files, study.studyInstanceUid);
     await expectPublishedReport(run, imagingStudyId);
     expect(run.modalities).toEqual([modality]);
     expect(run.series).toHaveLength(seriesCount);
@@ -155,7 +155,7 @@ describe('every modality of the paper yields a report through the real stack', (
     const slide = study.series.slide;
     const chosen = slide.instances.find((i) => i.totalPixelMatrixColumns === 1024 && i.imageType?.[2] === 'VOLUME')!;
     const before = proxy.forwarded().length;
-    const { run, imagingStudyId } = await analyse(study.files, study.studyInstanceUid, { viaProxy: true });
+    const { run, imagingStudyId } = await analyze(study.files, study.studyInstanceUid, { viaProxy: true });
     await expectPublishedReport(run, imagingStudyId);
     expect(run.series).toEqual([expect.objectContaining({
       modality: 'SM', instances: 1, frames: 1, columns: 1024, rows: 960, pyramidLevel: { level: 1, levels: 4, tiles: 16 },

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { DicomJsonDataset } from '../../src/dicom/dicom-json.ts';
-import type { Volume } from '../../src/dicom/volume.ts';
+import type { Volume } from '../../src/dicom/volume/volume.ts';
 import { aiSeriesDescription } from '../../src/dicom/writers/result-common.ts';
 import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
-import { rgbToGrey, sliceToDisplayGrey, sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { rgbToGrey, sliceToDisplayGrey, sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { selectSeries } from '../../src/pipeline/select-series.ts';
 import { createStageTimer } from '../../src/pipeline/stage-timer.ts';
 

@@ -9,7 +9,7 @@ import { DEFAULT_MODEL_DIR, startService, type RunningService } from '../../src/
 import { createEngine } from '../../src/model/index.ts';
 import { reportSectionText } from '../../src/pipeline/assemble-results.ts';
 import { cleanModelText } from '../../src/pipeline/clean-model-text.ts';
-import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { ensureFixtures } from '../support/fixtures.ts';
 import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Volume } from '../../src/dicom/volume.ts';
+import type { Volume } from '../../src/dicom/volume/volume.ts';
 import type { Engine, GenerateRequest, UnderstandRequest } from '../../src/model/types.ts';
-import { sliceToModelImage } from '../../src/pipeline/model-input-image.ts';
+import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image.ts';
 import { runSeriesTasks } from '../../src/pipeline/run-series-tasks.ts';
 import { DEFAULT_TASK_PROFILES, matchTasks } from '../../src/pipeline/task-profiles/index.ts';
 

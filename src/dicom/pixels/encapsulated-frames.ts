@@ -1,13 +1,14 @@
 // Splitting encapsulated pixel data (PS3.5 A.4) into one byte string per frame. Fragments after the Basic
 // Offset Table item belong to frames by, in order: one fragment per frame, the offset table, or (JPEG family)
 // collecting fragments until one ends with the EOI marker.
+import { concatBytes } from '../../shared/concat-bytes.ts';
 
 /** `fragments[0]` is the Basic Offset Table item; the rest are the fragments. */
 export function splitFrames(fragments: Uint8Array[], frameCount: number, jpegFamily: boolean): Uint8Array[] {
   const [offsetTable, ...data] = fragments;
   if (data.length === 0) throw new Error('no pixel data fragments');
   if (data.length === frameCount) return data;
-  if (frameCount === 1) return [concat(data)];
+  if (frameCount === 1) return [concatBytes(data)];
   if (offsetTable && offsetTable.length >= frameCount * 4) return byOffsetTable(offsetTable, data, frameCount);
   if (jpegFamily) return byEndOfImage(data, frameCount);
   throw new Error('cannot tell which fragments belong to which frame');
@@ -26,7 +27,7 @@ function byOffsetTable(table: Uint8Array, data: Uint8Array[], frameCount: number
     frames[frame]?.push(fragment);
     at += 8 + fragment.length;
   }
-  return frames.map(concat);
+  return frames.map((parts) => concatBytes(parts));
 }
 
 function byEndOfImage(data: Uint8Array[], frameCount: number): Uint8Array[] {
@@ -35,11 +36,11 @@ function byEndOfImage(data: Uint8Array[], frameCount: number): Uint8Array[] {
   for (const fragment of data) {
     current.push(fragment);
     if (endsWithEoi(fragment)) {
-      frames.push(concat(current));
+      frames.push(concatBytes(current));
       current = [];
     }
   }
-  if (current.length > 0) frames.push(concat(current));
+  if (current.length > 0) frames.push(concatBytes(current));
   if (frames.length !== frameCount) throw new Error('fragment count does not match the number of frames');
   return frames;
 }
@@ -50,15 +51,4 @@ function endsWithEoi(fragment: Uint8Array): boolean {
     if (fragment[i - 1] === 0xff && fragment[i] === 0xd9) return true;
   }
   return false;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -164,7 +164,8 @@ function inflateBody(bytes: Uint8Array, position: number): Uint8Array {
   return whole;
 }
 
-function hasPreamble(bytes: Uint8Array): boolean {
+/** True when the bytes start like a Part 10 file: a 128-byte preamble, then "DICM". */
+export function hasPreamble(bytes: Uint8Array): boolean {
   return bytes.length >= 136 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }
 

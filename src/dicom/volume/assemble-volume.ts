@@ -2,7 +2,7 @@
 // slice normal (row direction x column direction), stored values become modality values (rescale applied).
 import { VolumeAssemblyError } from '../../shared/errors.ts';
 import type { DecodedInstance, Vec3 } from '../pixels/decoded-instance.ts';
-import type { SliceSource, Volume } from '../volume.ts';
+import type { SliceSource, Volume } from './volume.ts';
 
 interface FrameRef {
   instance: DecodedInstance;

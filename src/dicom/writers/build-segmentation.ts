@@ -5,6 +5,7 @@ import { RESEARCH_USE_NOTICE } from '../../shared/research-use-notice.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { SOP_CLASS } from '../sop-classes.ts';
 import { TAG } from '../tags.ts';
+import { concatBytes } from '../../shared/concat-bytes.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { deriveDicomUid } from '../../shared/uids.ts';
 import type { CodedConcept } from './dataset-elements.ts';
@@ -52,7 +53,7 @@ export interface SegmentationInput {
   segmentationType?: 'BINARY' | 'FRACTIONAL';
   fractionalType?: 'PROBABILITY' | 'OCCUPANCY';
   /**
-   * Also leave out analysed slices with no foreground. Default false: an analysed slice keeps its frame,
+   * Also leave out analyzed slices with no foreground. Default false: an analyzed slice keeps its frame,
    * which says "looked, found nothing" (OHIF and other readers take an empty frame as absent).
    */
   omitEmptyFrames?: boolean;
@@ -124,19 +125,19 @@ function storedPixels(mask: MaskFrame, pixelsPerFrame: number): Uint8Array {
 }
 
 function planFrames(input: SegmentationInput, sources: SourceFrame[], pixelsPerFrame: number): PlannedFrame[] {
-  // Frames only for the slices the model analysed (see SegmentDefinition.masks).
-  const analysed: PlannedFrame[] = [];
+  // Frames only for the slices the model analyzed (see SegmentDefinition.masks).
+  const analyzed: PlannedFrame[] = [];
   input.segments.forEach((segment, s) => {
     sources.forEach((source, k) => {
       const mask = segment.masks[k];
-      if (mask) analysed.push({ segmentNumber: s + 1, source, pixels: storedPixels(mask, pixelsPerFrame) });
+      if (mask) analyzed.push({ segmentNumber: s + 1, source, pixels: storedPixels(mask, pixelsPerFrame) });
     });
   });
-  if (analysed.length === 0) throw invalid('no analysed slice');
-  if (!input.omitEmptyFrames) return analysed;
-  const kept = analysed.filter((frame) => frame.pixels.some((v) => v !== 0));
-  // A SEG needs at least one frame: an all-empty result keeps the first analysed frame.
-  return kept.length > 0 ? kept : analysed.slice(0, 1);
+  if (analyzed.length === 0) throw invalid('no analyzed slice');
+  if (!input.omitEmptyFrames) return analyzed;
+  const kept = analyzed.filter((frame) => frame.pixels.some((v) => v !== 0));
+  // A SEG needs at least one frame: an all-empty result keeps the first analyzed frame.
+  return kept.length > 0 ? kept : analyzed.slice(0, 1);
 }
 
 function segmentsOverlap(input: SegmentationInput, pixelsPerFrame: number): 'YES' | 'NO' | 'UNDEFINED' {
@@ -369,11 +370,5 @@ function sourcePositionReference(source: SourceSeries): string[] {
 
 function concatenatePadded(frames: readonly Uint8Array[]): Uint8Array {
   const total = frames.reduce((n, f) => n + f.length, 0);
-  const out = new Uint8Array(total + (total % 2));
-  let offset = 0;
-  for (const frame of frames) {
-    out.set(frame, offset);
-    offset += frame.length;
-  }
-  return out;
+  return concatBytes(frames, total + (total % 2));
 }

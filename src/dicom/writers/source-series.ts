@@ -2,7 +2,7 @@
 // spatial order) and its instances' DICOM JSON metadata (the WADO-RS /metadata answer).
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { Tag, firstNumber, firstString } from '../dicom-json.ts';
-import type { Volume } from '../volume.ts';
+import type { Volume } from '../volume/volume.ts';
 import { DicomObjectInvalidError } from '../../shared/errors.ts';
 import { isDicomUid } from '../../shared/uids.ts';
 import { tagOf } from './dataset-elements.ts';

@@ -148,27 +148,27 @@ describe('buildSegmentation', () => {
     }
   });
 
-  it('holds frames only for the analysed slices: a 48-slice CT with 3 analysed slices has 3 frames, read back by dcmjs and pydicom', async () => {
+  it('holds frames only for the analyzed slices: a 48-slice CT with 3 analyzed slices has 3 frames, read back by dcmjs and pydicom', async () => {
     const source = syntheticSource({ slices: 48 });
     const { rows, columns } = source.geometry;
-    const analysed = [10, 24, 37];
-    // Slice 24 was analysed and the model found nothing there: its frame stays and says so.
-    const masks = source.geometry.slices.map((_, k) => (k === 24 ? new Uint8Array(rows * columns) : analysed.includes(k) ? maskFor(rows, columns, k) : undefined));
+    const analyzed = [10, 24, 37];
+    // Slice 24 was analyzed and the model found nothing there: its frame stays and says so.
+    const masks = source.geometry.slices.map((_, k) => (k === 24 ? new Uint8Array(rows * columns) : analyzed.includes(k) ? maskFor(rows, columns, k) : undefined));
     const seg = buildSegmentation({ source, context: testContext(), segments: [{ ...segment(source, 1), masks }] });
     await expectDciodvfyClean(seg.bytes);
     const { dataset, frames } = readSegWithDcmjs(seg.bytes);
     expect(dataset['00280008']!.Value).toEqual([3]);
     for (const read of [frames, await readSegWithPydicom(seg.bytes)]) {
-      expect(read.map((f) => sliceOfReference(source, f)).sort((x, y) => x - y)).toEqual(analysed);
+      expect(read.map((f) => sliceOfReference(source, f)).sort((x, y) => x - y)).toEqual(analyzed);
       for (const frame of read) {
         const k = sliceOfReference(source, frame);
         expect(frame.pixels).toEqual([...masks[k]!]);
         expect(frame.position[2]).toBeCloseTo(10 + 2.5 * k, 6);
       }
     }
-    // The referenced instances are the three analysed ones.
+    // The referenced instances are the three analyzed ones.
     const referenced = (dataset['00081115']!.Value as Record<string, { Value: Record<string, { Value: unknown[] }>[] }>[])[0]!['0008114A']!.Value;
-    expect(referenced.map((i) => i['00081155']!.Value[0]).sort()).toEqual(analysed.map((k) => source.geometry.slices[k]!.sopInstanceUid).sort());
+    expect(referenced.map((i) => i['00081155']!.Value[0]).sort()).toEqual(analyzed.map((k) => source.geometry.slices[k]!.sopInstanceUid).sort());
 
     const omitted = buildSegmentation({ source, context: testContext(), omitEmptyFrames: true, segments: [{ ...segment(source, 1), masks }] });
     expect(readSegWithDcmjs(omitted.bytes).frames.map((f) => sliceOfReference(source, f)).sort((x, y) => x - y)).toEqual([10, 37]);
@@ -212,7 +212,7 @@ describe('buildSegmentation', () => {
       () => buildSegmentation({ source: src, context: testContext(), segments: [{ ...base, ...overrides }] });
     expect(build({ masks: [new Uint8Array(3), undefined] })).toThrow(DicomObjectInvalidError);
     expect(build({ masks: [undefined] })).toThrow(DicomObjectInvalidError);
-    expect(build({ masks: [undefined, undefined] })).toThrow(DicomObjectInvalidError); // nothing analysed
+    expect(build({ masks: [undefined, undefined] })).toThrow(DicomObjectInvalidError); // nothing analyzed
     expect(build({ masks: [new Uint8Array(16 * 12).fill(2), undefined] })).toThrow(DicomObjectInvalidError);
     expect(build({ label: ' ' })).toThrow(DicomObjectInvalidError);
     expect(build({ cieLab: [0, 70000, 0] })).toThrow(DicomObjectInvalidError);

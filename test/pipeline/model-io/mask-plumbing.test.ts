@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { greyToRgb } from '../../../src/dicom/mask/grey-to-rgb.ts';
-import { mapMasksToSlices } from '../../../src/dicom/mask/map-masks-to-slices.ts';
-import { resizeNearest } from '../../../src/dicom/mask/resize-nearest.ts';
-import { resizeToSourceAspect, sizeForAspect } from '../../../src/dicom/mask/resize-image.ts';
-import { thresholdMask } from '../../../src/dicom/mask/threshold.ts';
+import { greyToRgb } from '../../../src/pipeline/model-io/grey-to-rgb.ts';
+import { mapMasksToSlices } from '../../../src/pipeline/model-io/map-masks-to-slices.ts';
+import { resizeNearest } from '../../../src/pipeline/model-io/resize-nearest.ts';
+import { resizeToSourceAspect, sizeForAspect } from '../../../src/pipeline/model-io/resize-image.ts';
+import { thresholdMask } from '../../../src/pipeline/model-io/threshold.ts';
 
 describe('resizeNearest', () => {
   it('scales a mask up and down without inventing labels', () => {

@@ -2,15 +2,15 @@
 // read from the response body. Transient trouble (network, 5xx, 408, 429 with Retry-After, A7xx out
 // of resources) is retried with bounded backoff, resending only what was not stored; a permanent
 // refusal fails the job with StowRejectedError. Deterministic UIDs make every resend idempotent.
-import type { StowInstanceResult, StowResult } from '../dicomweb/stow-response.ts';
-import { DicomwebHttpError } from '../dicomweb/dicomweb-errors.ts';
+import type { StowInstanceResult, StowResult } from './stow-response.ts';
+import { DicomwebHttpError } from './dicomweb-errors.ts';
 import {
   AppError, DependencyUnavailableError, DicomObjectInvalidError, StowRejectedError,
 } from '../../shared/errors.ts';
 import { isDicomUid } from '../../shared/uids.ts';
-import { readPart10 } from './dcmjs-io.ts';
-import { tagOf } from './dataset-elements.ts';
-import type { DicomResultObject } from './result-common.ts';
+import { readPart10 } from '../writers/dcmjs-io.ts';
+import { tagOf } from '../writers/dataset-elements.ts';
+import type { DicomResultObject } from '../writers/result-common.ts';
 
 /** The one DICOMweb call this needs (the DICOMweb client's storeInstances fits). */
 export interface StowSender {

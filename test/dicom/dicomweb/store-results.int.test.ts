@@ -13,9 +13,9 @@ import { buildSegmentation } from '../../../src/dicom/writers/build-segmentation
 import { writePart10 } from '../../../src/dicom/writers/dcmjs-io.ts';
 import type { DicomResultObject } from '../../../src/dicom/writers/result-common.ts';
 import { part10Meta } from '../../../src/dicom/writers/result-common.ts';
-import { storeResults } from '../../../src/dicom/writers/store-results.ts';
+import { storeResults } from '../../../src/dicom/dicomweb/store-results.ts';
 import { startOrthanc, type OrthancServer } from '../../support/orthanc.ts';
-import { maskFor, syntheticSource, testContext } from './synthetic-source.ts';
+import { maskFor, syntheticSource, testContext } from '../writers/synthetic-source.ts';
 
 const source = syntheticSource({ slices: 3, studyKey: 'writers-int' });
 

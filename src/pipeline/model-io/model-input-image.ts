@@ -1,8 +1,8 @@
-import { greyToRgb } from '../dicom/mask/grey-to-rgb.ts';
-import { chooseWindow, windowToUint8, type WindowChoice } from '../dicom/mask/window-to-8bit.ts';
-import type { Volume } from '../dicom/volume.ts';
-import type { RgbImage } from '../model/types.ts';
-import type { Windowing } from './task-profiles/index.ts';
+import { greyToRgb } from './grey-to-rgb.ts';
+import { chooseWindow, windowToUint8, type WindowChoice } from './window-to-8bit.ts';
+import type { Volume } from '../../dicom/volume/volume.ts';
+import type { RgbImage } from '../../model/types.ts';
+import type { Windowing } from '../task-profiles/index.ts';
 
 /** The window a task's `windowing` gives for this volume (see task-profile-schema.ts). */
 function windowFor(volume: Volume, windowing: Windowing): WindowChoice {

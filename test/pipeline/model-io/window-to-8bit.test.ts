@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CT_PRESETS, chooseWindow, voiLinear, windowToUint8 } from '../../../src/dicom/mask/window-to-8bit.ts';
+import { CT_PRESETS, chooseWindow, voiLinear, windowToUint8 } from '../../../src/pipeline/model-io/window-to-8bit.ts';
 
 describe('voiLinear (PS3.3 C.11.2.1.2.1)', () => {
   it('follows the standard linear function at its edges and centre', () => {

@@ -5,10 +5,10 @@ import { buildDerivedImage } from '../../../src/dicom/writers/build-derived-imag
 import { buildReportSR } from '../../../src/dicom/writers/build-report-sr.ts';
 import { buildSegmentation } from '../../../src/dicom/writers/build-segmentation.ts';
 import type { DicomResultObject } from '../../../src/dicom/writers/result-common.ts';
-import { storeResults } from '../../../src/dicom/writers/store-results.ts';
+import { storeResults } from '../../../src/dicom/dicomweb/store-results.ts';
 import { AppError, DicomObjectInvalidError, StowRejectedError } from '../../../src/shared/errors.ts';
 import { fakeReplies, startFakeStowServer, type FakeStowServer } from '../../support/stow-fake-server.ts';
-import { maskFor, syntheticSource, testContext } from './synthetic-source.ts';
+import { maskFor, syntheticSource, testContext } from '../writers/synthetic-source.ts';
 
 function resultObjects(): DicomResultObject[] {
   const source = syntheticSource({ slices: 2 });
