@@ -10,8 +10,6 @@ Commands:
   worker                queue workers only
   analyze --dir DIR --out DIR [--model DIR]
                         analyze a folder of DICOM files locally, no servers needed
-  analyze --study UID --dicomweb URL [--fhir URL]
-                        enqueue nothing: analyze one study from a DICOMweb server now
   fhir install-profiles store our StructureDefinitions on FHIR_URL (conditional creates)
   models check [DIR]    verify a model bundle (checksums, graph I/O, execution providers)
   demo                  run the local analysis on the bundled sample with the tiny model
