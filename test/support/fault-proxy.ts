@@ -1,7 +1,8 @@
 // A small HTTP forwarder in front of a real server (Orthanc) that can refuse chosen requests, for
 // outage tests: "the PACS refuses STOW-RS with 503 until told otherwise", while reads still work.
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forwardRequest } from './forward-request.ts';
 
 export interface FaultProxy {
   /** The target's base URL, as seen through the proxy (same path). */
@@ -36,15 +37,14 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       req.on('end', () => res.writeHead(rule?.status ?? 503, { 'content-type': 'text/plain', connection: 'close' }).end('refused by the test proxy'));
       return;
     }
-    const upstream = httpRequest({ host: origin.hostname, port: origin.port, method: req.method, path: url, headers: { ...req.headers, host: origin.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      const record: ForwardedRequest = { method: req.method ?? 'GET', url, status: answer.statusCode ?? 502, bytes: 0 };
-      forwarded.push(record);
-      answer.on('data', (chunk: Buffer) => { record.bytes += chunk.byteLength; });
-      answer.pipe(res);
+    forwardRequest(req, res, origin, {
+      path: url,
+      onAnswer: (answer) => {
+        const record: ForwardedRequest = { method: req.method ?? 'GET', url, status: answer.statusCode ?? 502, bytes: 0 };
+        forwarded.push(record);
+        answer.on('data', (chunk: Buffer) => { record.bytes += chunk.byteLength; });
+      },
     });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

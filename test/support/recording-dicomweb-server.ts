@@ -2,8 +2,9 @@
 // trust-boundary tests: "an Endpoint naming it is refused and it receives zero requests", "a redirect to
 // it carries no credentials". It can forward to a real server (Orthanc) so that a leak would succeed
 // (and show), or answer each request itself (a redirect, a crafted body).
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { forwardRequest } from './forward-request.ts';
 
 export interface RecordedHttpRequest {
   method: string;
@@ -55,12 +56,7 @@ export async function startRecordingDicomwebServer(options: RecordingServerOptio
     }
     const path = recorded.url.startsWith(basePath) ? targetBase + recorded.url.slice(basePath.length) : recorded.url;
     const { authorization: _dropped, ...headers } = req.headers;
-    const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path, headers: { ...headers, host: target.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+    forwardRequest(req, res, target, { path, headers });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -2,11 +2,11 @@
 // certificate is self-signed, made with `openssl` when the proxy starts, for 127.0.0.1 and localhost.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { forwardRequest } from './forward-request.ts';
 
 export interface TlsProxy {
   /** The target's base URL as seen through the proxy: https://127.0.0.1:<port><same path>. */
@@ -32,14 +32,7 @@ export async function startTlsProxy(targetBaseUrl: string): Promise<TlsProxy> {
   let forwarded = 0;
   const server: Server = createServer({ key: readFileSync(keyFile), cert: certificatePem }, (req, res) => {
     forwarded += 1;
-    const upstream = httpRequest({
-      host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host },
-    }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
+    forwardRequest(req, res, target);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
