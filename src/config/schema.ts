@@ -21,6 +21,7 @@ const originCredential = z.union([
   z.strictObject({ token: z.string().min(8) }),
   z.strictObject({ username: z.string(), password: z.string() }),
 ]);
+/** A yes/no key: `true` or `false` (any case, trimmed); anything else fails the key. */
 const flag = (fallback: boolean) =>
   z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['true', 'false']).default(fallback ? 'true' : 'false'))
     .transform((v) => v === 'true');
@@ -82,11 +83,11 @@ export const configSchema = z.object({
   WEBHOOK_SECRET: optionalSecret,
   // Replay window of signed notifications that carry X-Signature-Timestamp (README "Notifications").
   WEBHOOK_TIMESTAMP_TOLERANCE_S: int(1, 86_400, 300),
-  WEBHOOK_REQUIRE_TIMESTAMP: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  WEBHOOK_REQUIRE_TIMESTAMP: flag(false),
   API_TOKEN: optionalSecret,
   // Serving /studies and /jobs without API_TOKEN, or notifications without WEBHOOK_SECRET, must be chosen
   // knowingly: otherwise serve and api refuse to start (README "Security").
-  ALLOW_UNAUTHENTICATED: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  ALLOW_UNAUTHENTICATED: flag(false),
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   WORKER_CONCURRENCY: int(1, 64, 1),
   PUBLISH_CONCURRENCY: int(1, 64, 2),
