@@ -330,6 +330,7 @@ function readinessChecks(
 
 /** `GET [base]/metadata` is open on FHIR servers by convention, so readiness needs no credentials. */
 async function fetchCapabilityStatement(baseUrl: string): Promise<void> {
-  const response = await fetch(new URL('metadata', baseUrl), { headers: { accept: 'application/fhir+json' }, signal: AbortSignal.timeout(5000) });
+  // Redirects are not followed here either (README "Security"): a 3xx reads as not ready.
+  const response = await fetch(new URL('metadata', baseUrl), { headers: { accept: 'application/fhir+json' }, redirect: 'manual', signal: AbortSignal.timeout(5000) });
   if (!response.ok) throw new Error(`status ${response.status}`);
 }
