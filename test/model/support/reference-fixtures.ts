@@ -40,8 +40,14 @@ export function readU8(entry: TensorEntry): Uint8Array {
   return new Uint8Array(bytes(entry));
 }
 
+/** A PNG of the reference fixtures as the engine's RGB image (alpha dropped). */
 export function readPng(name: string): RgbImage {
-  const png = PNG.sync.read(readFileSync(join(REFERENCE_DIR, name)));
+  return readRgbPng(join(REFERENCE_DIR, name));
+}
+
+/** Any PNG file as an RGB image (alpha dropped). */
+export function readRgbPng(path: string): RgbImage {
+  const png = PNG.sync.read(readFileSync(path));
   const data = new Uint8Array(png.width * png.height * 3);
   for (let i = 0; i < png.width * png.height; i++) {
     data[i * 3] = png.data[i * 4]!;

@@ -5,9 +5,8 @@ import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
 import type { RgbImage } from '../../../src/model/types.ts';
-import { TINY_DIR, type TensorEntry } from './reference-fixtures.ts';
+import { readRgbPng, TINY_DIR, type TensorEntry } from './reference-fixtures.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const EXPORT_DIR = join(ROOT, 'models', 'export');
@@ -47,16 +46,7 @@ export function runReferenceLoop(name: string, spec: Record<string, unknown>, op
       return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     },
     u8: (e) => new Uint8Array(bytes(e)),
-    input: () => {
-      const png = PNG.sync.read(readFileSync(join(dir, 'input.png')));
-      const data = new Uint8Array(png.width * png.height * 3);
-      for (let i = 0; i < png.width * png.height; i++) {
-        data[i * 3] = png.data[i * 4]!;
-        data[i * 3 + 1] = png.data[i * 4 + 1]!;
-        data[i * 3 + 2] = png.data[i * 4 + 2]!;
-      }
-      return { width: png.width, height: png.height, data };
-    },
+    input: () => readRgbPng(join(dir, 'input.png')),
   };
 }
 
