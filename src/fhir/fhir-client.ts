@@ -52,6 +52,8 @@ export interface FhirClient {
   grantedScopes(): Promise<readonly string[] | undefined>;
   /** Delete by id (compensating a half-applied transaction). */
   delete(resourceType: ResourceType, id: string): Promise<void>;
+  /** Versions of one resource, newest first (restoring what a half-applied transaction updated). */
+  history<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<WithId<T>[]>;
 }
 
 /** True for errors meaning "the resource is not there" (HTTP 404 or 410). */
@@ -114,6 +116,10 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     transaction: (bundle) => medplum.executeBatch(onWire(bundle), { ...once }),
     delete: async (resourceType, id) => {
       await medplum.deleteResource(resourceType as ResourceType, id, { ...once });
+    },
+    history: async <T extends Resource>(resourceType: T['resourceType'], id: string) => {
+      const bundle = (await medplum.readHistory(resourceType as ResourceType, id, undefined, { ...once })) as Bundle<WithId<T>>;
+      return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is WithId<T> => Boolean(r));
     },
   };
 }

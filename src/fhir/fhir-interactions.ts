@@ -13,10 +13,10 @@ export const SERVICE_INTERACTIONS = {
   ImagingStudy: { interactions: ['read', 'search'], why: 're-read a notified study; reconciliation searches by _lastUpdated' },
   Endpoint: { interactions: ['read'], why: 'the DICOMweb base a study names' },
   Task: { interactions: ['create', 'update', 'search'], why: 'one Task per run: conditional create, then update by id' },
-  DiagnosticReport: { interactions: ['create', 'update', 'delete', 'search'], why: 'conditional update of the draft report; delete undoes a half-applied transaction' },
-  Observation: { interactions: ['create', 'update', 'delete', 'search'], why: 'conditional update of measurements and findings; delete as above' },
-  Media: { interactions: ['create', 'update', 'delete', 'search'], why: 'conditional update of key images; delete as above' },
-  Provenance: { interactions: ['create', 'update', 'delete', 'search'], why: 'conditional update (by _tag) of the authorship record; delete as above' },
+  DiagnosticReport: { interactions: ['create', 'read', 'update', 'delete', 'search'], why: 'conditional update of the draft report; delete and history read undo a half-applied transaction' },
+  Observation: { interactions: ['create', 'read', 'update', 'delete', 'search'], why: 'conditional update of measurements and findings; delete as above' },
+  Media: { interactions: ['create', 'read', 'update', 'delete', 'search'], why: 'conditional update of key images; delete as above' },
+  Provenance: { interactions: ['create', 'read', 'update', 'delete', 'search'], why: 'conditional update (by _tag) of the authorship record; delete as above' },
   Device: { interactions: ['create', 'search'], why: 'conditional create of the model Device' },
   // Medplum answers 403 to a write naming meta.profile unless the caller may read StructureDefinition.
   StructureDefinition: { interactions: ['read', 'search'], why: 'the server resolves the meta.profile of what we write with our rights' },
@@ -30,6 +30,7 @@ export const INSTALL_PROFILES_INTERACTIONS = {
 /** Interactions that only happen when something went wrong (a test run on the happy path does not see them). */
 export const RECOVERY_ONLY: ReadonlyArray<readonly [string, FhirInteraction]> = [
   ['DiagnosticReport', 'delete'], ['Observation', 'delete'], ['Media', 'delete'], ['Provenance', 'delete'],
+  ['DiagnosticReport', 'read'], ['Observation', 'read'], ['Media', 'read'], ['Provenance', 'read'],
 ];
 
 type Table = Readonly<Record<string, InteractionUse>>;

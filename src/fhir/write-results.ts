@@ -3,7 +3,8 @@
 // Every entry's status is checked: a server may run a transaction as a batch (Medplum without its
 // `transaction-bundles` feature) and still answer `transaction-response`, so a failed entry does not
 // mean nothing was written. Then what this call created is deleted again and the attempt fails with the
-// entry's status (a transient one retries the whole set), so no half result stays behind.
+// entry's status (a transient one retries the whole set), and what it updated gets its previous version
+// back, so no half result stays behind.
 import type { Bundle, BundleEntry, ResourceType } from '@medplum/fhirtypes';
 import { UpstreamHttpError } from '../shared/errors.ts';
 import type { AiResultBundle } from './builders/build-result-bundle.ts';
@@ -29,10 +30,10 @@ export async function writeAiResults(deps: { client: FhirClient; validator: Reso
   }
   const failed = answers.map((answer, index) => ({ index, status: statusOf(answer) })).filter((a) => !(a.status >= 200 && a.status < 300));
   if (failed.length > 0) {
-    const removed = await deleteCreated(deps.client, requested, answers);
+    const undone = await undoApplied(deps.client, requested, answers);
     const first = failed[0]!;
     throw new UpstreamHttpError('fhir', first.status || 502, {
-      detail: `transaction entry ${first.index + 1} of ${requested.length} failed (${failed.length} failed; ${removed} created entries deleted)`,
+      detail: `transaction entry ${first.index + 1} of ${requested.length} failed (${failed.length} failed; ${undone.deleted} created entries deleted, ${undone.restored} updated entries restored)`,
     });
   }
   const locations = readLocations(results.bundle, response);
@@ -48,27 +49,38 @@ function statusOf(entry: BundleEntry): number {
 }
 
 /**
- * Deletes, last entry first (the Provenance before what it points at), what this transaction created.
- * Entries it updated keep the new draft: our own earlier draft, which the retry rewrites in full.
- * A failed delete is left to that retry too (the conditional updates find and overwrite the resource).
+ * Undoes, last entry first (the Provenance before what it points at), what the failed transaction did:
+ * created resources are deleted, updated ones get their previous version back (written as a new version).
+ * A step that fails is left to the retry (the conditional updates find and overwrite the resource).
  */
-async function deleteCreated(client: FhirClient, requested: BundleEntry[], answers: BundleEntry[]): Promise<number> {
-  let removed = 0;
+async function undoApplied(client: FhirClient, requested: BundleEntry[], answers: BundleEntry[]): Promise<{ deleted: number; restored: number }> {
+  let deleted = 0;
+  let restored = 0;
   for (let i = answers.length - 1; i >= 0; i--) {
-    if (statusOf(answers[i]!) !== 201) continue;
+    const status = statusOf(answers[i]!);
+    if (status !== 201 && status !== 200) continue;
     const location = locationOf(answers[i]!);
     const type = requested[i]?.resource?.resourceType;
-    if (!location || !type || SHARED_TYPES.has(type)) continue;
+    if (!location || !type || SHARED_TYPES.has(type) || (requested[i]?.request?.method === 'POST' && status === 200)) continue;
     const [locationType, id] = location.split('/');
     if (locationType !== type || !id) continue;
     try {
-      await client.delete(type as ResourceType, id);
-      removed += 1;
+      if (status === 201) {
+        await client.delete(type as ResourceType, id);
+        deleted += 1;
+      } else {
+        // History is newest first: [0] is what this transaction wrote, [1] what was there before.
+        const previous = (await client.history(type as ResourceType, id))[1];
+        if (!previous) continue;
+        const { meta, ...content } = previous;
+        await client.update({ ...content, ...(meta ? { meta: { ...meta, versionId: undefined, lastUpdated: undefined } } : {}) } as typeof previous);
+        restored += 1;
+      }
     } catch {
       // Left to the retry, see above.
     }
   }
-  return removed;
+  return { deleted, restored };
 }
 
 /** `Type/id` of an answered entry (servers may answer absolute URLs with _history). */

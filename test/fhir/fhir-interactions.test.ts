@@ -4,8 +4,8 @@ import { defaultSmartScopes, grantedInteractions, missingScopes, SERVICE_INTERAC
 describe('the table of FHIR interactions and the SMART scopes derived from it', () => {
   it('default scopes are SMART v2 system scopes, one per resource type the service touches', () => {
     expect(defaultSmartScopes()).toEqual([
-      'system/ImagingStudy.rs', 'system/Endpoint.r', 'system/Task.cus', 'system/DiagnosticReport.cuds', 'system/Observation.cuds',
-      'system/Media.cuds', 'system/Provenance.cuds', 'system/Device.cs', 'system/StructureDefinition.rs',
+      'system/ImagingStudy.rs', 'system/Endpoint.r', 'system/Task.cus', 'system/DiagnosticReport.cruds', 'system/Observation.cruds',
+      'system/Media.cruds', 'system/Provenance.cruds', 'system/Device.cs', 'system/StructureDefinition.rs',
     ]);
     expect(defaultSmartScopes({ installProfiles: true })).toContain('system/StructureDefinition.crs');
     expect(Object.keys(SERVICE_INTERACTIONS)).toContain('Media');
@@ -14,11 +14,11 @@ describe('the table of FHIR interactions and the SMART scopes derived from it', 
   it('the default scopes grant everything the table needs; a cut set names what is missing', () => {
     expect(missingScopes(defaultSmartScopes())).toEqual([]);
     const withoutMedia = defaultSmartScopes().filter((s) => !s.startsWith('system/Media.'));
-    expect(missingScopes(withoutMedia)).toEqual(['system/Media.cuds']);
+    expect(missingScopes(withoutMedia)).toEqual(['system/Media.cruds']);
     // The old default: no Media, no StructureDefinition read (Medplum then refuses every profiled write).
     const old = ['system/ImagingStudy.rs', 'system/Endpoint.rs', 'system/Task.cru', 'system/DiagnosticReport.cru', 'system/Observation.cru', 'system/Device.cru', 'system/Provenance.cru'];
     expect(missingScopes(old)).toEqual([
-      'system/Task.s', 'system/DiagnosticReport.ds', 'system/Observation.ds', 'system/Media.cuds', 'system/Provenance.ds', 'system/Device.s', 'system/StructureDefinition.rs',
+      'system/Task.s', 'system/DiagnosticReport.ds', 'system/Observation.ds', 'system/Media.cruds', 'system/Provenance.ds', 'system/Device.s', 'system/StructureDefinition.rs',
     ]);
     expect(missingScopes(defaultSmartScopes(), { installProfiles: true })).toEqual(['system/StructureDefinition.c']);
   });

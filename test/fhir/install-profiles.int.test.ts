@@ -6,7 +6,9 @@ import { createFhirClient } from '../../src/fhir/fhir-client.ts';
 import { installProfiles } from '../../src/fhir/install-profiles.ts';
 import { DEFAULT_PROFILE_BASE, PROFILE_IDS, PROFILE_URLS } from '../../src/fhir/profile-urls.ts';
 import { markTaskInProgress } from '../../src/fhir/task-status.ts';
+import { startService } from '../../src/main.ts';
 import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
+import { openTestRedis } from '../support/redis.ts';
 
 const run = promisify(execFile);
 
@@ -47,6 +49,23 @@ describe('our StructureDefinitions on the FHIR server', () => {
     const sd = await client.search<StructureDefinition>('StructureDefinition', { url: task.meta!.profile![0]! });
     expect(sd).toHaveLength(1);
     expect((await client.read<Task>('Task', task.id))?.meta?.profile).toEqual(task.meta?.profile);
+  });
+
+  it('FHIR_INSTALL_PROFILES=true installs them at start-up, before the service listens', async () => {
+    const startupServer = await startFhirServer();
+    const redis = openTestRedis();
+    const service = await startService('api', {
+      PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, LOG_LEVEL: 'silent', RECONCILE_INTERVAL_MS: '0',
+      FHIR_URL: startupServer.baseUrl, FHIR_INSTALL_PROFILES: 'true',
+    });
+    try {
+      const stored = await createFhirClient({ baseUrl: startupServer.baseUrl }).search<StructureDefinition>('StructureDefinition', {});
+      expect(stored.map((sd) => sd.url).sort()).toEqual(Object.values(PROFILE_URLS).sort());
+    } finally {
+      await service.stop();
+      await redis.cleanup();
+      await startupServer.stop();
+    }
   });
 
   it('`unimedvl-plugin fhir install-profiles` installs them from the command line', async () => {

@@ -97,7 +97,7 @@ describe('SMART scopes enforced per resource type', () => {
     it('names the missing permission when the configured scopes are cut', async () => {
       const { status, body } = await readyz({ FHIR_SMART_SCOPES: withoutMedia(defaultSmartScopes()).join(' ') });
       expect(status).toBe(503);
-      expect(body.issue?.[0]?.diagnostics).toBe('fhir (missing system/Media.cuds)');
+      expect(body.issue?.[0]?.diagnostics).toBe('fhir (missing system/Media.cruds)');
     });
 
     it('names the missing permission when the server grants less than asked', async () => {

@@ -103,4 +103,20 @@ describe('writeAiResults against a server that runs transactions as batches (Med
     const report = (await client.read<DiagnosticReport>('DiagnosticReport', written.diagnosticReportId))!;
     expect(report.result).toHaveLength(2);
   });
+
+  it('a rerun whose batch fails half way gives the updated resources their previous version back', async () => {
+    const validator2 = createResourceValidator();
+    const before = (await client.search<DiagnosticReport>('DiagnosticReport', {}))[0]!;
+    const observationsBefore = Object.fromEntries((await client.search<Observation>('Observation', {})).map((o) => [o.id, o.valueQuantity?.value ?? o.valueCodeableConcept?.coding?.[0]?.code]));
+    const findingKey = EXAMPLE_INPUT.findings![0]!.key;
+    server.rejectWrites((resource) => resource.resourceType === 'Observation' && JSON.stringify(resource.identifier).includes(`:observation:${findingKey}`));
+    const rerun = { ...EXAMPLE_INPUT, reportText: 'A newer draft that must not stay half written.', measurements: [{ ...EXAMPLE_INPUT.measurements![0]!, value: 1 }] };
+    await expect(writeAiResults({ client, validator: validator2 }, buildAiResultBundle(rerun))).rejects.toBeInstanceOf(UpstreamHttpError);
+    server.restore();
+    expect(await count()).toEqual({ Device: 1, Media: 1, Observation: 2, DiagnosticReport: 1, Provenance: 1 });
+    const after = (await client.read<DiagnosticReport>('DiagnosticReport', before.id!))!;
+    expect(after.conclusion).toBe(before.conclusion);
+    const observationsAfter = Object.fromEntries((await client.search<Observation>('Observation', {})).map((o) => [o.id, o.valueQuantity?.value ?? o.valueCodeableConcept?.coding?.[0]?.code]));
+    expect(observationsAfter).toEqual(observationsBefore);
+  });
 });
