@@ -6,6 +6,8 @@ import type { DiagnosticReport, ImagingStudy, Resource } from '@medplum/fhirtype
 import { createDicomwebClient } from '../../src/dicom/dicomweb/dicomweb-client.ts';
 import { firstString, Tag } from '../../src/dicom/dicom-json.ts';
 import { readPart10 } from '../../src/dicom/pixels/read-part10.ts';
+import { readPart10 as readDicomJson } from '../../src/dicom/writers/dcmjs-io.ts';
+import type { DicomJsonDataset } from '../../src/dicom/dicom-json.ts';
 import { startService, type RunningService } from '../../src/main.ts';
 import { DEFAULT_TASK_PROFILES, type TaskProfiles } from '../../src/pipeline/task-profiles/index.ts';
 import type { RunView } from '../../src/queue/run-view.ts';
@@ -116,6 +118,29 @@ describe('every modality of the paper yields a report through the real stack', (
     }
   }
 
+  /** SOP Instance UID -> the frame numbers the study's report SRs' content references (undefined: the whole image). */
+  async function srReferences(studyUid: string): Promise<Map<string, (number | undefined)[]>> {
+    const client = createDicomwebClient({ baseUrl: orthanc.baseUrl });
+    const found = new Map<string, (number | undefined)[]>();
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(walk);
+      if (!node || typeof node !== 'object') return;
+      const dataset = node as DicomJsonDataset;
+      const uid = dataset['00081155']?.Value?.[0];
+      if (typeof uid === 'string') found.set(uid, [...(found.get(uid) ?? []), dataset['00081160']?.Value?.[0] as number | undefined]);
+      Object.values(dataset).forEach((element) => walk((element as { Value?: unknown }).Value));
+    };
+    try {
+      for (const s of await client.searchSeries(studyUid)) {
+        if (firstString(s, Tag.Modality) !== 'SR') continue;
+        for await (const part of client.retrieveSeries(studyUid, firstString(s, Tag.SeriesInstanceUID)!)) walk(readDicomJson(part.bytes).dataset['0040A730']?.Value);
+      }
+    } finally {
+      await client.close();
+    }
+    return found;
+  }
+
   async function expectPublishedReport(run: RunView, imagingStudyId: string): Promise<DiagnosticReport> {
     expect(run, JSON.stringify({ state: run.state, errorCode: run.errorCode, outcome: run.outcome })).toMatchObject({ state: 'completed', outcome: 'published' });
     const reports = (await all<DiagnosticReport>('DiagnosticReport')).filter((r) => r.imagingStudy?.[0]?.reference === `ImagingStudy/${imagingStudyId}`);
@@ -148,6 +173,17 @@ describe('every modality of the paper yields a report through the real stack', (
     expect(run.modalities).toEqual([modality]);
     expect(run.series).toHaveLength(seriesCount);
     expect(await validResults(study.studyInstanceUid, [modality])).toEqual(Array.from({ length: seriesCount }, () => 'SR'));
+    if (name === 'ultrasound') {
+      // The frames the report read, as its SR references them: the B-mode image itself, cine frames 3, 9 and 14 of 16.
+      const frames = await srReferences(study.studyInstanceUid);
+      const ultrasound = modalities.studies.ultrasound;
+      expect(frames.get(ultrasound.series.bmode.instances[0]!.sopInstanceUid)).toEqual([undefined]);
+      expect(frames.get(ultrasound.series.cine.instances[0]!.sopInstanceUid)).toEqual([3, 9, 14]);
+    }
+    if (name === 'oct') {
+      // The central B-scan: frame 6 of 11.
+      expect((await srReferences(study.studyInstanceUid)).get(modalities.studies.oct.series.macula.instances[0]!.sopInstanceUid)).toEqual([6]);
+    }
   });
 
   it('whole-slide microscopy: only the pyramid level nearest the model input is retrieved, its tiles assembled', async () => {

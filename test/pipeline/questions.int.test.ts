@@ -159,4 +159,26 @@ describe('questions about a study', () => {
     expect(done.statusReason?.text).toBe('The Task has no input of type question with a valueString');
     expect((await studyRuns(api, study.studyInstanceUid)).length).toBe(before);
   });
+
+  it('a Task whose question cannot be answered ends failed with the error code only', async () => {
+    const endpoint = await fhir.repo.createResource({
+      resourceType: 'Endpoint', status: 'active', payloadType: [{ text: 'DICOM' }], address: orthanc.baseUrl,
+      connectionType: { system: 'http://terminology.hl7.org/CodeSystem/endpoint-connection-type', code: 'dicom-wado-rs' },
+    });
+    // An ImagingStudy whose study the PACS does not hold.
+    const missing = await fhir.repo.createResource<ImagingStudy>({
+      resourceType: 'ImagingStudy', status: 'available', subject: { reference: 'Patient/p1' },
+      identifier: [{ system: 'urn:dicom:uid', value: 'urn:oid:1.2.826.0.1.3680043.8.498.424242' }], endpoint: [{ reference: `Endpoint/${endpoint.id}` }],
+    });
+    const asked = 'Which side is the lesion on?';
+    const task = await fhir.repo.createResource<Task>({
+      resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ code: 'ask' }] },
+      focus: { reference: `ImagingStudy/${missing.id}` }, input: [{ type: { coding: [{ code: 'question' }] }, valueString: asked }],
+    });
+    const done = await waitUntil(() => fhir.repo.readResource<Task>('Task', task.id!), (t) => t.status === 'failed' || t.status === 'completed', 'the asking Task');
+    expect(done.status).toBe('failed');
+    expect(done.statusReason?.coding?.[0]?.code).toBe('STUDY_NOT_FOUND');
+    expect(JSON.stringify(done.statusReason)).not.toContain(asked);
+    expect(done.output ?? []).toEqual([]);
+  });
 });
