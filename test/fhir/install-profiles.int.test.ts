@@ -56,7 +56,7 @@ describe('our StructureDefinitions on the FHIR server', () => {
     const redis = openTestRedis();
     const service = await startService('api', {
       PORT: '0', HOST: '127.0.0.1', QUEUE_PREFIX: redis.prefix, LOG_LEVEL: 'silent', RECONCILE_INTERVAL_MS: '0',
-      FHIR_URL: startupServer.baseUrl, FHIR_INSTALL_PROFILES: 'true',
+      FHIR_URL: startupServer.baseUrl, FHIR_INSTALL_PROFILES: 'true', ALLOW_UNAUTHENTICATED: 'true',
     });
     try {
       const stored = await createFhirClient({ baseUrl: startupServer.baseUrl }).search<StructureDefinition>('StructureDefinition', {});
