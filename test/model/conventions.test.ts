@@ -11,7 +11,7 @@ import { createEngine, type InThreadEngine } from '../../src/model/engine.ts';
 import { buildGuidanceContexts, combineGuidance, flowSchedule } from '../../src/model/generate.ts';
 import type { ResizeRule } from '../../src/model/preprocess.ts';
 import { resizeByRule } from '../../src/model/preprocess.ts';
-import type { LmCallInfo } from '../../src/model/runner.ts';
+import { observeLmCalls } from './support/observe-lm-calls.ts';
 import { decodeTokens, prefillUnderstanding } from '../../src/model/understand.ts';
 import type { GuidanceSettings } from '../../src/model/types.ts';
 import { DEFAULT_TASK_PROFILES } from '../../src/pipeline/task-profiles/index.ts';
@@ -41,11 +41,7 @@ afterAll(async () => {
   await engine?.close();
 });
 
-function observe(): { calls: LmCallInfo[]; stop: () => void } {
-  const calls: LmCallInfo[] = [];
-  engine.runner.observer = (c) => calls.push(c);
-  return { calls, stop: () => { engine.runner.observer = null; } };
-}
+const observe = () => observeLmCalls(engine.runner);
 
 describe('inference conventions statement', () => {
   it('states every convention the engine follows, each with its value as the engine has it', async () => {

@@ -8,6 +8,7 @@ import { neverCancelled } from '../../src/model/cancellation.ts';
 import { patchify, resizeByRule, toNormalizedChw } from '../../src/model/preprocess.ts';
 import { decodeTokens, prefillUnderstanding } from '../../src/model/understand.ts';
 import type { LmCallInfo } from '../../src/model/runner.ts';
+import { observeLmCalls } from './support/observe-lm-calls.ts';
 import { digestOf, maxAbsDiff, readF32, readJson, readPng, readU8, TINY_DIR, type Digest, type TensorEntry } from './support/reference-fixtures.ts';
 
 const TOL = 1e-4;
@@ -21,11 +22,7 @@ afterAll(async () => {
   await engine?.close();
 });
 
-function observe(): { calls: LmCallInfo[]; stop: () => void } {
-  const calls: LmCallInfo[] = [];
-  engine.runner.observer = (c) => calls.push(c);
-  return { calls, stop: () => { engine.runner.observer = null; } };
-}
+const observe = () => observeLmCalls(engine.runner);
 
 interface BlockFixture {
   kind: string;

@@ -10,7 +10,7 @@ import { createEngine, type InThreadEngine } from '../../src/model/engine.ts';
 import { buildGuidanceContexts, runFlow, type StepRecord } from '../../src/model/generate.ts';
 import { neverCancelled } from '../../src/model/cancellation.ts';
 import { computeResizeTarget, decodedToRgb, resizeByRule, unpatchify } from '../../src/model/preprocess.ts';
-import type { LmCallInfo } from '../../src/model/runner.ts';
+import { observeLmCalls } from './support/observe-lm-calls.ts';
 import { maxAbsDiff, TINY_DIR } from './support/reference-fixtures.ts';
 import { maxRelativeDiff, runReferenceLoop, type ReferenceRun } from './support/reference-loop.ts';
 
@@ -31,10 +31,9 @@ async function compareEdit(ref: ReferenceRun, instruction: string): Promise<void
   const image = resizeByRule(ref.input(), runner.manifest.vaeResize);
   expect([image.width, image.height]).toEqual([r.vae.width, r.vae.height]);
   const markers = await markerEmbeddings(runner, engine.tokenizer);
-  const calls: LmCallInfo[] = [];
-  runner.observer = (c) => calls.push(c);
+  const { calls, stop } = observeLmCalls(runner);
   const contexts = await buildGuidanceContexts(runner, engine.tokenizer, markers, { images: [image], prompt: instruction }, [ref.f32(r.vae_sample_noise)], neverCancelled);
-  runner.observer = null;
+  stop();
   // calls: VAE block, ViT block, text block (cond), text block (no-image)
   expect(calls[1]!.seqLength - 2).toBe(r.vit.tokens);
   expect({ cond: [contexts.cond.length, contexts.cond.rope], no_text: [contexts.noText.length, contexts.noText.rope], no_img: [contexts.noImage.length, contexts.noImage.rope] })
