@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { EnqueueStudy } from '../queue/study-request.ts';
 import type { ReconciliationReason } from '../triggers/fhir-notification/apply-notification.ts';
 import type { NotificationLog } from '../triggers/notification-log.ts';
+import type { QualitySource } from '../shared/quality-summary.ts';
 
 export interface ReadinessCheck {
   dependency: Dependency;
@@ -28,4 +29,6 @@ export interface AppDeps {
    * event numbers show a gap: something changed, search the FHIR server to find out what.
    */
   requestReconciliation(reason: ReconciliationReason): void;
+  /** Review outcome figures (GET /quality, the console); absent when the review loop is off. */
+  quality?: QualitySource;
 }
