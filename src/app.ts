@@ -12,6 +12,7 @@ import { notificationsRouter } from './http/routes/notifications.ts';
 import { openApiRouter } from './http/routes/openapi-route.ts';
 import { questionsRouter } from './http/routes/questions.ts';
 import { studiesRouter } from './http/routes/studies.ts';
+import { consoleRouter } from './http/ui/console-router.ts';
 
 /**
  * The HTTP surface described by openapi/openapi.yaml, without listen() (supertest drives it directly).
@@ -46,6 +47,11 @@ export function buildApp(deps: AppDeps): express.Express {
   }));
   app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, runs: deps.runs, apiToken: config.API_TOKEN, validator }));
   app.use(jobsRouter({ runs: deps.runs, runControl: deps.runControl, apiToken: config.API_TOKEN, validator, bodyLimitBytes: config.BODY_LIMIT_BYTES }));
+
+  app.use(consoleRouter({
+    config, logger: deps.logger, runs: deps.runs, runControl: deps.runControl,
+    profileTester: deps.profileTester, engineInfo: deps.engineInfo, quality: deps.quality,
+  }));
 
   app.use(routeNotFound);
   app.use(createErrorHandler(deps.logger));

@@ -29,7 +29,7 @@ import type { ResultStage } from './pipeline/result-stage-contract.ts';
 import { createPublishProcessor } from './pipeline/publish-run.ts';
 import { describeAlgorithm, MODEL_MANUFACTURER } from './pipeline/result-algorithm.ts';
 import { createResultStage } from './pipeline/result-stage.ts';
-import { loadTaskProfiles } from './pipeline/task-profiles/index.ts';
+import { createProfileTester, loadTaskProfiles } from './pipeline/task-profiles/index.ts';
 import { PUBLISH_QUEUE, STUDY_QUEUE, type PublishJobData, type StudyJobData } from './queue/job-types.ts';
 import { createRedisConnection } from './queue/redis-connection.ts';
 import { createEnqueuePublish, createRunControl } from './queue/replay-runs.ts';
@@ -121,6 +121,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   // The model and profiles load before anything listens: a bad bundle or profile file stops start-up.
   let analyze: StageProcessor<StudyJobData> | undefined;
   let publish: StageProcessor<PublishJobData> | undefined;
+  let engineInfo: (() => { name: string; version: string; provider: string }) | undefined;
   if (workerRedis) {
     const validator = fhir ? createResourceValidator() : undefined;
     let results = overrides.results;
@@ -133,6 +134,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       closers.push(() => engine.close());
       const model = engine.modelInfo();
       modelVersion = `${model.name}@${model.version}`;
+      engineInfo = () => ({ name: model.name, version: model.version, provider: engine.modelInfo().provider });
       results = createResultStage({
         engine, logger, manufacturer: MODEL_MANUFACTURER, algorithm: describeAlgorithm(model),
         profiles: loadTaskProfiles(config.TASK_PROFILES_FILE),
@@ -172,6 +174,12 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       metrics: new Registry(),
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,
+      // The operator console (README "Operator console").
+      profileTester: createProfileTester({
+        profiles: loadTaskProfiles(config.TASK_PROFILES_FILE), seriesModalities: config.SERIES_MODALITIES,
+        ...(config.DICOMWEB_URL ? { fetchStudyMetadata: (uid: string, signal?: AbortSignal) => openDicomweb(config.DICOMWEB_URL!).retrieveStudyMetadata(uid, signal ? { signal } : {}) } : {}),
+      }),
+      ...(engineInfo ? { engineInfo } : {}),
     });
     const http = createHttpServer(app);
     const server: Server = await new Promise((resolve) => {

@@ -7,6 +7,7 @@ import type { EnqueueStudy } from '../queue/study-request.ts';
 import type { ReconciliationReason } from '../triggers/fhir-notification/apply-notification.ts';
 import type { NotificationLog } from '../triggers/notification-log.ts';
 import type { QualitySource } from '../shared/quality-summary.ts';
+import type { ProfileTester } from '../shared/profile-test.ts';
 
 export interface ReadinessCheck {
   dependency: Dependency;
@@ -31,4 +32,8 @@ export interface AppDeps {
   requestReconciliation(reason: ReconciliationReason): void;
   /** Review outcome figures (GET /quality, the console); absent when the review loop is off. */
   quality?: QualitySource;
+  /** The console's task-profile tester (main.ts builds it from the service's profiles); absent: the tester says so. */
+  profileTester?: ProfileTester;
+  /** The loaded model and its execution provider (the console's strip); absent in an `api`-only process. */
+  engineInfo?: () => { name: string; version: string; provider: string };
 }

@@ -36,6 +36,8 @@ export interface RunControl {
   replay(id: string): Promise<ReplayResult>;
   /** Dead-lettered runs (optionally of one error code), oldest first, up to `limit`. */
   replayDeadLetters(filter: { errorCode?: string; limit: number }): Promise<ReplayResult[]>;
+  /** Cancels a queued run (not yet started); absent where the queue cannot. */
+  cancel?(id: string): Promise<void>;
 }
 
 export function toRunView(record: RunRecord): RunView {

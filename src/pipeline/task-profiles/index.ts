@@ -7,3 +7,5 @@ export {
   type DecodeSettings, type GuidanceProfile, type ReportTask, type SegmentationStructure, type SegmentationTask,
   type SlicePolicy, type TaskDefinition, type TaskKind, type TaskProfile, type TaskProfiles, type TranslationTask, type Windowing, type PriorsOption,
 } from './task-profile-schema.ts';
+export { explainMismatch } from './explain-mismatch.ts';
+export { checkProfileFile, createProfileTester, explainSeries } from './explain-profiles.ts';
