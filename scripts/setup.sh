@@ -13,8 +13,9 @@ for arg in "$@"; do
 done
 
 # Debian packages: PACS (Orthanc + DICOMweb plugin, never the GDCM plugin), DICOM validators and codecs,
-# Debian's python with pydicom/torch/onnx for fixtures and the model exporter.
-debian_packages=(orthanc orthanc-dicomweb dicom3tools dcmtk python3-pydicom python3-numpy python3-pil python3-torch python3-onnx)
+# Debian's python with pydicom/torch/onnx for fixtures and the model exporter, and Debian's chromium for
+# the operator console's browser tests (playwright-core drives /usr/bin/chromium; it never downloads browsers).
+debian_packages=(orthanc orthanc-dicomweb dicom3tools dcmtk python3-pydicom python3-numpy python3-pil python3-torch python3-onnx chromium)
 if $want_test_deps; then
   missing=()
   for pkg in "${debian_packages[@]}"; do
