@@ -11,6 +11,7 @@ import { metricsRouter } from './http/routes/metrics-route.ts';
 import { notificationsRouter } from './http/routes/notifications.ts';
 import { openApiRouter } from './http/routes/openapi-route.ts';
 import { questionsRouter } from './http/routes/questions.ts';
+import { qualityRouter } from './http/routes/quality.ts';
 import { studiesRouter } from './http/routes/studies.ts';
 import { consoleRouter } from './http/ui/console-router.ts';
 
@@ -47,6 +48,7 @@ export function buildApp(deps: AppDeps): express.Express {
   }));
   app.use(studiesRouter({ enqueueStudy: deps.enqueueStudy, runs: deps.runs, apiToken: config.API_TOKEN, validator }));
   app.use(jobsRouter({ runs: deps.runs, runControl: deps.runControl, apiToken: config.API_TOKEN, validator, bodyLimitBytes: config.BODY_LIMIT_BYTES }));
+  app.use(qualityRouter({ quality: deps.quality, apiToken: config.API_TOKEN }));
 
   app.use(consoleRouter({
     config, logger: deps.logger, runs: deps.runs, runControl: deps.runControl,

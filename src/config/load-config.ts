@@ -30,6 +30,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (smart.some((v) => v !== undefined) && !smart.every((v) => v !== undefined)) {
     throw new ConfigInvalidError(['FHIR_SMART_CLIENT_ID', 'FHIR_SMART_PRIVATE_KEY_FILE', 'FHIR_SMART_TOKEN_URL']);
   }
+  if (config.RESULTS_RELEASE === 'review' && !config.REVIEW_OWNER) throw new ConfigInvalidError(['REVIEW_OWNER']);
   dicomwebTrust(config); // throws ConfigInvalidError naming the key
   return Object.freeze(config);
 }

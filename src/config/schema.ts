@@ -115,6 +115,12 @@ export const configSchema = z.object({
   MODEL_MAX_OUTPUT_SIDE: int(16, 1024, 1024),
   TASK_PROFILES_FILE: z.string().optional(),
   SHUTDOWN_GRACE_MS: int(0, 3_600_000, 30_000),
+  // Clinical review (README "Clinical safety"): release at once, or hold results for a clinician's decision.
+  RESULTS_RELEASE: z.enum(['immediate', 'review']).default('immediate'),
+  /** Practitioner/…, PractitionerRole/… or Group/…: who the review Task is for (required in review mode). */
+  REVIEW_OWNER: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^(Practitioner|PractitionerRole|Group)\/[A-Za-z0-9\-.]{1,64}$/).optional()),
+  REVIEW_TIMEOUT_HOURS: int(1, 24 * 365, 72),
+  REVIEW_POLL_INTERVAL_S: int(1, 86_400, 30),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -55,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/quality": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Review outcomes per model version and task (RESULTS_RELEASE=review); empty groups otherwise. */
+        get: operations["getQuality"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -299,10 +316,12 @@ export interface components {
          * @description published; unchanged (the same input was already analyzed: `resultsOf` names that run);
          *     superseded (a newer run of the same result identity was analyzed first); no-image-series (Task
          *     rejected with the reason); no-matching-profile (Task completed naming the modalities); answered
-         *     (a question run: `results.answer` holds the answer, `results.observation` where it was written).
+         *     (a question run: `results.answer` holds the answer, `results.observation` where it was written);
+         *     awaiting-review (RESULTS_RELEASE=review: the draft report and a review Task are in FHIR, the DICOM
+         *     objects are held until a clinician decides; `results.reviewTask` names the Task).
          * @enum {string}
          */
-        RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile" | "answered";
+        RunOutcome: "published" | "unchanged" | "superseded" | "no-image-series" | "no-matching-profile" | "answered" | "awaiting-review";
         /**
          * @description fhir-task is a FHIR Task with code "ask" (a question), found by polling.
          * @enum {string}
@@ -436,6 +455,8 @@ export interface components {
             answer?: string;
             /** @description Question runs only. `Observation/<id>` holding the answer, or the asking `Task/<id>` whose output holds it. */
             observation?: string;
+            /** @description Review mode only. The review `Task/<id>` (code approve) a clinician completes or rejects. */
+            reviewTask?: string;
         };
         /** @description One run; ids, hashes, codes, counts and times only (no patient data, no raw UIDs). */
         Run: {
@@ -500,6 +521,29 @@ export interface components {
         };
         BulkReplayResult: {
             replayed: components["schemas"]["ReplayResult"][];
+        };
+        /** @description Review outcomes of one model version and task (counts only, no report text). */
+        QualityGroup: {
+            modelVersion: string;
+            task: string;
+            /** @description Accepted without change to the AI text. */
+            accepted: number;
+            /** @description Accepted after the clinician changed the text. */
+            edited: number;
+            rejected: number;
+            /** @description No decision within REVIEW_TIMEOUT_HOURS. */
+            timedOut: number;
+            /** @description Review Tasks still open. */
+            pending: number;
+            /** @description Mean normalised Levenshtein distance (0 unchanged, 1 all rewritten) over the edited reviews. */
+            meanEditDistance: number | null;
+            /** @description (accepted + edited) / (accepted + edited + rejected + timedOut). */
+            acceptanceRate: number | null;
+        };
+        QualitySummary: {
+            /** Format: date-time */
+            generatedAt: string;
+            groups: components["schemas"]["QualityGroup"][];
         };
         Health: {
             /** @constant */
@@ -707,6 +751,28 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+        };
+    };
+    getQuality: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The figures. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QualitySummary"];
+                };
+            };
+            401: components["responses"]["Error401"];
+            500: components["responses"]["Error500"];
         };
     };
     getOpenApi: {

@@ -25,8 +25,9 @@ export type RunState = 'queued' | 'running' | 'retrying' | 'completed' | 'failed
  * - superseded: a newer run of the same result identity was analyzed first, so this one's results were not sent;
  * - no-image-series: nothing to analyze (SR, RT, SEG-only studies); Task rejected with the reason;
  * - no-matching-profile: image series, but no task profile for their modalities; Task completed saying so.
+ * - awaiting-review: review mode; draft report and review Task written, DICOM objects held for the decision.
  */
-export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile' | 'answered';
+export type RunOutcome = 'published' | 'unchanged' | 'superseded' | 'no-image-series' | 'no-matching-profile' | 'answered' | 'awaiting-review';
 
 export const RUN_STATES: readonly RunState[] = ['queued', 'running', 'retrying', 'completed', 'failed', 'dead-letter'];
 
@@ -72,6 +73,8 @@ export interface RunResults {
   answer?: string;
   /** Question runs: where the answer was written, `Observation/<id>` or the asking `Task/<id>`. */
   observation?: string;
+  /** Review mode: the review Task (`Task/<id>`) the clinician decides on. */
+  reviewTask?: string;
 }
 
 export interface RunRecord {
