@@ -155,7 +155,7 @@ describe('operator console', () => {
     // The completed run's timeline: queue wait, the analyze and publish steps, the FHIR result it wrote.
     await page.goto(`${api}/ui/runs/${completedId}`);
     const timeline = await page.textContent('table.timeline');
-    for (const step of ['queue wait', 'analyze · attempt 1', 'resolve study (FHIR)', 'retrieve + decode (WADO-RS)', 'model', 'publish · attempt 1', 'DICOM write (STOW-RS)', 'FHIR write']) {
+    for (const step of ['queue wait', 'analyze · attempt 1', 'resolve study (FHIR)', 'retrieve (WADO-RS)', 'decode pixels', 'model', 'publish · attempt 1', 'DICOM write (STOW-RS)', 'FHIR write']) {
       expect(timeline).toContain(step);
     }
     const reportLink = await page.getAttribute('ul.results a', 'href');
@@ -214,8 +214,8 @@ describe('operator console', () => {
     await look('profiles-validate');
 
     // The token never went into a URL: requests, links, GET forms, the history.
-    const links = await page.evaluate(() => [...document.querySelectorAll('a[href], form')].map((e) => e.getAttribute('href') ?? e.getAttribute('action') ?? ''));
-    const history = await page.evaluate(() => window.history.length);
+    const links = await page.$$eval('a[href], form', (elements) => elements.map((e) => e.getAttribute('href') ?? e.getAttribute('action') ?? ''));
+    const history = await page.evaluate<number>('window.history.length');
     expect(history).toBeGreaterThan(5);
     for (const url of [...requested, ...visited, ...links]) expect(url).not.toContain(TOKEN);
 
