@@ -5,11 +5,11 @@ import { formatMs, html, type SafeHtml } from './html.ts';
 // The step names the stages time (analyze-study.ts, result-stage.ts, publish-run.ts), in pipeline order,
 // with the words an operator knows. A step not listed here is shown under its own name, after these.
 const STEP_LABELS: Record<string, string> = {
+  'queue-wait': 'since the trigger (queue wait)',
   'resolve': 'resolve study (FHIR)',
   'list-series': 'list series (QIDO-RS)',
   'plan': 'plan tasks (WADO-RS metadata)',
   'fhir-status': 'Task status (FHIR)',
-  'queue-wait': 'wait for the study lock',
   'retrieve': 'retrieve (WADO-RS)',
   'decode': 'decode pixels',
   'priors': 'prior study',
