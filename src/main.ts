@@ -89,7 +89,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   for (const q of [queue, publishQueue]) q.on('error', (err) => logger.error({ err }, 'queue error'));
   const enqueueStudy = createEnqueueStudy({ queue, redis, runs, memory, debounceMs: config.DEBOUNCE_MS, retention });
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
-  const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger });
+  const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger, studyQueue: queue });
   const fhir = fhirClientFromConfig(config);
   if (fhir && config.FHIR_INSTALL_PROFILES) {
     const installed = await installProfiles(fhir);

@@ -290,6 +290,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/jobs/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancels a queued run that has not started its analysis. No body is read.
+         * @description The run leaves the analysis queue and ends `failed` with `errorCode` `RUN_CANCELLED` (replayable
+         *     with `POST /jobs/{id}/retry`). A run that has started, or waits to publish, answers 409
+         *     `RUN_NOT_CANCELLABLE`.
+         */
+        post: operations["cancelJob"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -408,7 +432,7 @@ export interface components {
             /** Format: date-time */
             at: string;
             /** @enum {string} */
-            type: "lock-wait" | "stalled" | "handed-back" | "dead-lettered" | "replayed" | "lock-lost";
+            type: "lock-wait" | "stalled" | "handed-back" | "dead-lettered" | "replayed" | "lock-lost" | "cancelled";
             stage?: components["schemas"]["RunStage"];
             errorCode?: components["schemas"]["ErrorCode"];
             runId?: components["schemas"]["JobId"];
@@ -1068,6 +1092,34 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReplayResult"];
+                };
+            };
+            400: components["responses"]["Error400"];
+            401: components["responses"]["Error401"];
+            404: components["responses"]["Error404"];
+            409: components["responses"]["Error409"];
+            500: components["responses"]["Error500"];
+            503: components["responses"]["Error503"];
+        };
+    };
+    cancelJob: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["JobId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cancelled; the run as it is now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Run"];
                 };
             };
             400: components["responses"]["Error400"];

@@ -1,7 +1,8 @@
 // Replays of failed and dead-lettered runs, from the stage that failed: a run whose outputs are still
 // persisted publishes again (same run, a fresh retry window, no model); any other run is analyzed
 // again as a new run (the study may have changed since), pointing back at the one it replays.
-import { JobNotFoundError, RunNotReplayableError } from '../shared/errors.ts';
+import type { Queue } from 'bullmq';
+import { JobNotFoundError, RUN_CANCELLED, RunNotCancellableError, RunNotReplayableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RunRecord } from './run-record.ts';
 import { publishJobId } from './run-id.ts';
@@ -25,6 +26,8 @@ export interface RunControlDeps {
   enqueuePublish: (runId: string) => Promise<void>;
   enqueueStudy: EnqueueStudy;
   logger: Logger;
+  /** The analysis queue, to cancel a run still waiting there; absent: no cancel. */
+  studyQueue?: Pick<Queue, 'getJob'>;
 }
 
 /** Scanned at most per bulk replay (the dead-letter set is ordered oldest first). */
@@ -70,8 +73,30 @@ export function createRunControl(deps: RunControlDeps): RunControl {
     return { jobId: next.jobId, replayed: id, stage: 'analyze' };
   }
 
+  /** Only a run still waiting in the analysis queue: nothing was read, written or told to FHIR yet. */
+  async function cancel(queue: Pick<Queue, 'getJob'>, id: string): Promise<void> {
+    const run = await runs.get(id);
+    if (!run) throw new JobNotFoundError();
+    if (run.state !== 'queued' || run.stage !== 'analyze') throw new RunNotCancellableError();
+    const job = await queue.getJob(id);
+    const state = job ? await job.getState() : undefined;
+    if (!job || !['waiting', 'delayed', 'prioritized'].includes(String(state))) throw new RunNotCancellableError();
+    try {
+      // Refused by BullMQ when a worker has taken the job meanwhile (it is locked).
+      await job.remove();
+    } catch (cause) {
+      throw new RunNotCancellableError({ cause });
+    }
+    const at = new Date().toISOString();
+    await runs.update(id, { state: 'failed', errorCode: RUN_CANCELLED, retryable: false, endedAt: at, progress: null });
+    await runs.addEvent(id, { at, type: 'cancelled' });
+    deps.logger.info({ runId: id }, 'run cancelled');
+  }
+
+  const studyQueue = deps.studyQueue;
   return {
     replay,
+    ...(studyQueue ? { cancel: (id: string) => cancel(studyQueue, id) } : {}),
     async replayDeadLetters({ errorCode, limit }) {
       const replayed: ReplayResult[] = [];
       for (const id of await runs.deadLetters(BULK_SCAN)) {

@@ -56,7 +56,7 @@ export interface RunAttempt {
 
 export interface RunEvent {
   at: string;
-  type: 'lock-wait' | 'stalled' | 'handed-back' | 'dead-lettered' | 'replayed' | 'lock-lost';
+  type: 'lock-wait' | 'stalled' | 'handed-back' | 'dead-lettered' | 'replayed' | 'lock-lost' | 'cancelled';
   stage?: RunStage;
   errorCode?: string;
   /** A run id this event points to (the new run of a replay). */

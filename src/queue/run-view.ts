@@ -36,7 +36,7 @@ export interface RunControl {
   replay(id: string): Promise<ReplayResult>;
   /** Dead-lettered runs (optionally of one error code), oldest first, up to `limit`. */
   replayDeadLetters(filter: { errorCode?: string; limit: number }): Promise<ReplayResult[]>;
-  /** Cancels a queued run (not yet started); absent where the queue cannot. */
+  /** Cancels a queued run that has not started its analysis: it ends failed with RUN_CANCELLED (replayable). */
   cancel?(id: string): Promise<void>;
 }
 

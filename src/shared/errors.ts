@@ -317,3 +317,11 @@ export function isTransientNetworkError(error: unknown): boolean {
   }
   return false;
 }
+
+// --- operator console (issue 16) ----------------------------------------------------------------------
+
+export const RunNotCancellableError = defineError('RunNotCancellableError', { code: 'RUN_NOT_CANCELLABLE', httpStatus: 409, issueType: 'conflict', message: 'Only a queued run that has not started its analysis can be cancelled' });
+export type RunNotCancellableError = InstanceType<typeof RunNotCancellableError>;
+
+/** The code a cancelled run ends with (state failed): replayable like any failed run. */
+export const RUN_CANCELLED = 'RUN_CANCELLED';

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import type { RunFilter, RunKind, RunState } from '../../queue/run-record.ts';
 import type { RunControl, RunReader } from '../../queue/run-view.ts';
-import { JobNotFoundError } from '../../shared/errors.ts';
+import { JobNotFoundError, RunNotCancellableError } from '../../shared/errors.ts';
 import { hashStudyUid } from '../../shared/uids.ts';
 import { requireBearer } from '../bearer-auth.ts';
 import type { components } from '../openapi-types.ts';
@@ -61,6 +61,16 @@ export function jobsRouter(ctx: JobsRouteContext): Router {
     const result = await ctx.runControl.replay(String(getInput(res).params.id));
     const body: components['schemas']['ReplayResult'] = result;
     res.status(202).location(jobLocation(result.jobId)).json(body);
+  });
+
+  router.post('/jobs/:id/cancel', auth, ctx.validator.parameters('cancelJob'), async (_req, res) => {
+    const id = String(getInput(res).params.id);
+    if (!ctx.runControl.cancel) throw new RunNotCancellableError();
+    await ctx.runControl.cancel(id);
+    const run = await ctx.runs.getRun(id);
+    if (!run) throw new JobNotFoundError();
+    const body: components['schemas']['Run'] = run;
+    res.json(body);
   });
   return router;
 }

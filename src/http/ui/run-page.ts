@@ -5,14 +5,17 @@ import { formatMs, html, type SafeHtml } from './html.ts';
 // The step names the stages time (analyze-study.ts, result-stage.ts, publish-run.ts), in pipeline order,
 // with the words an operator knows. A step not listed here is shown under its own name, after these.
 const STEP_LABELS: Record<string, string> = {
+  'queue-wait': 'since the trigger (queue wait)',
   'resolve': 'resolve study (FHIR)',
   'list-series': 'list series (QIDO-RS)',
   'plan': 'plan tasks (WADO-RS metadata)',
   'fhir-status': 'Task status (FHIR)',
-  'retrieve': 'retrieve + decode (WADO-RS)',
+  'retrieve': 'retrieve (WADO-RS)',
+  'decode': 'decode pixels',
   'priors': 'prior study',
   'model': 'model',
   'dicom-build': 'build DICOM objects',
+  'fhir-build': 'build FHIR results',
   'persist': 'persist outputs',
   'load': 'load outputs',
   'dicom-write': 'DICOM write (STOW-RS)',
@@ -56,7 +59,7 @@ function timelineRows(run: RunView): TimelineRow[] {
       ms: attempt.durationMs,
       kind: attempt.outcome,
       level: 'attempt',
-      detail: html`<span class="badge badge-${attempt.outcome}">${attempt.outcome}</span>${attempt.errorCode ? html` <code class="error">${attempt.errorCode}</code>${attempt.retryable ? ' (transient)' : ''}` : ''}${attempt.nextAttemptAt ? html` · next attempt <time datetime="${attempt.nextAttemptAt}">${attempt.nextAttemptAt}</time>` : ''} <span class="muted">${attempt.worker}${attempt.engineCalls !== undefined ? ` · ${attempt.engineCalls} model calls` : ''}</span>`,
+      detail: html`<span class="badge badge-${attempt.outcome}">${attempt.outcome}</span>${attempt.errorCode ? html` <code class="error">${attempt.errorCode}</code>${attempt.retryable ? ' (transient)' : ''}` : ''}${attempt.nextAttemptAt ? html` · next attempt <time datetime="${attempt.nextAttemptAt}">${attempt.nextAttemptAt}</time>` : ''} <span class="muted">${attempt.worker}${attempt.engineCalls !== undefined ? ` · ${attempt.engineCalls} model call${attempt.engineCalls === 1 ? '' : 's'}` : ''}</span>`,
     });
     for (const [step, ms] of orderedSteps(attempt.timingsMs ?? {})) rows.push({ label: STEP_LABELS[step] ?? step, ms, kind: step === 'model' ? 'model' : 'step', level: 'step' });
     previousEnd = attempt.endedAt;

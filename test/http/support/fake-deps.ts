@@ -5,7 +5,7 @@ import type { AppDeps, ReadinessCheck } from '../../../src/http/app-deps.ts';
 import type { RunFilter } from '../../../src/queue/run-record.ts';
 import type { ReplayResult, RunControl, RunReader, RunView } from '../../../src/queue/run-view.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
-import { JobNotFoundError, RunNotReplayableError } from '../../../src/shared/errors.ts';
+import { JobNotFoundError, RunNotCancellableError, RunNotReplayableError } from '../../../src/shared/errors.ts';
 import type { NotificationLog } from '../../../src/triggers/notification-log.ts';
 import type { EnqueueResult, StudyRequest } from '../../../src/queue/study-request.ts';
 
@@ -45,6 +45,12 @@ export class MemoryRuns implements RunReader, RunControl {
     if (run.state !== 'failed' && run.state !== 'dead-letter') throw new RunNotReplayableError();
     this.replays.push(id);
     return { jobId: id, replayed: id, stage: run.stage };
+  }
+  async cancel(id: string): Promise<void> {
+    const run = this.runs.find((r) => r.id === id);
+    if (!run) throw new JobNotFoundError();
+    if (run.state !== 'queued' || run.stage !== 'analyze') throw new RunNotCancellableError();
+    Object.assign(run, { state: 'failed', errorCode: 'RUN_CANCELLED', retryable: false, endedAt: new Date().toISOString() });
   }
   async replayDeadLetters(filter: { errorCode?: string; limit: number }): Promise<ReplayResult[]> {
     const chosen = this.runs.filter((r) => r.state === 'dead-letter' && (!filter.errorCode || r.errorCode === filter.errorCode)).slice(0, filter.limit);
