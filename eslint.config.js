@@ -14,6 +14,7 @@ const dependencyZones = [
   zone('triggers', ['http', 'pipeline', 'model', 'fhir', 'app.ts', 'main.ts', 'cli.ts'], 'triggers -> queue (producer), dicom (QIDO only).'),
   zone('http', ['pipeline', 'dicom', 'model', 'main.ts', 'cli.ts'], 'http never imports pipeline, dicom or model.'),
   zone('pipeline', ['http', 'triggers', 'app.ts', 'main.ts', 'cli.ts'], 'pipeline is reached from main.ts only.'),
+  zone('audit', ['config', 'http', 'triggers', 'queue', 'pipeline', 'dicom', 'model', 'app.ts', 'main.ts', 'cli.ts'], 'audit -> shared, fhir (the FHIR sink); producers see only shared/audit-record.ts.'),
   zone('config', ['http', 'triggers', 'queue', 'pipeline', 'dicom', 'model', 'fhir', 'app.ts', 'main.ts', 'cli.ts'], 'config depends on shared only.'),
 ];
 

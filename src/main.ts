@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
+import { createAuditRecorder, type AuditRecorder } from './audit/audit-recorder.ts';
+import { fhirAuditSink, fileAuditSink } from './audit/audit-sinks.ts';
 import { loadConfig } from './config/load-config.ts';
 import { assertAuthenticationChosen, unauthenticatedSurfaces } from './config/unauthenticated-surfaces.ts';
 import type { Config } from './config/schema.ts';
@@ -41,6 +43,7 @@ import { createStudyLock } from './queue/study-lock.ts';
 import { createStudyMemory } from './queue/study-memory.ts';
 import { createEnqueueStudy } from './queue/study-producer.ts';
 import { createPublishQueue, createStudyQueue } from './queue/study-queue.ts';
+import type { AuditTrail } from './shared/audit-record.ts';
 import { ConfigInvalidError } from './shared/errors.ts';
 import { createLogger, type Logger } from './shared/logger.ts';
 import { createDicomwebPoller } from './triggers/dicomweb-poller.ts';
@@ -75,8 +78,12 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   if (mode !== 'worker') assertAuthenticationChosen(config);
   const logger = overrides.logger ?? createLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   // Before any connection is opened: an unreadable DICOMWEB_CA_FILE stops start-up cleanly.
-  const openDicomweb = dicomwebServers(config, logger);
+  // The recorder needs Redis, opened after this check: DICOMweb clients reach it through a late-bound trail.
+  const auditTrail: AuditTrail = { record: (entry) => audit?.record(entry) };
+  const openDicomweb = dicomwebServers(config, logger, auditTrail);
   const redis = createRedisConnection(config.REDIS_URL);
+  const metricsRegistry = new Registry();
+  const audit = auditRecorder(config, redis, logger, metricsRegistry);
   const workerRedis = mode === 'api' ? undefined : createRedisConnection(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
   const retention = { retentionMs: config.RUN_RETENTION_MS, retentionCount: config.RUN_RETENTION_COUNT };
@@ -90,7 +97,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
   const enqueueStudy = createEnqueueStudy({ queue, redis, runs, memory, debounceMs: config.DEBOUNCE_MS, retention });
   const enqueuePublish = createEnqueuePublish(publishQueue, retention);
   const runControl = createRunControl({ runs, results: outputs, publishQueue, enqueuePublish, enqueueStudy, logger, studyQueue: queue });
-  const fhir = fhirClientFromConfig(config);
+  const fhir = fhirClientFromConfig(config, audit);
+  audit?.start();
   if (fhir && config.FHIR_INSTALL_PROFILES) {
     const installed = await installProfiles(fhir);
     logger.info({ profiles: installed.length }, 'fhir profiles installed');
@@ -171,7 +179,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       runs: createRunReader(runs, [queue, publishQueue]),
       runControl,
       readiness: readinessChecks(config, redis, fhir, openDicomweb),
-      metrics: new Registry(),
+      metrics: metricsRegistry,
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,
       // The operator console (README "Operator console").
@@ -253,6 +261,7 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       await Promise.all(closers.map((c) => c()));
       await Promise.all([queue.close(), publishQueue.close()]);
       await openDicomweb.closeAll();
+      await audit?.stop();
       redis.disconnect();
       workerRedis?.disconnect();
       logger.info('stopped');
@@ -272,9 +281,27 @@ export function engineLimits(config: Config): Partial<EngineLimits> {
 }
 
 /** The FHIR client for FHIR_URL (auth, timeout, profile base from the configuration); none without FHIR_URL. */
-export function fhirClientFromConfig(config: Config): FhirClient | undefined {
+export function fhirClientFromConfig(config: Config, audit?: AuditTrail): FhirClient | undefined {
   if (!config.FHIR_URL) return undefined;
-  return createFhirClient({ baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS, profileBase: config.FHIR_PROFILE_BASE });
+  return createFhirClient({
+    baseUrl: config.FHIR_URL, auth: fhirAuth(config), timeoutMs: config.FHIR_TIMEOUT_MS, profileBase: config.FHIR_PROFILE_BASE,
+    ...(audit ? { audit } : {}),
+  });
+}
+
+/** The audit recorder AUDIT_SINK names (default: fhir when FHIR_URL is set, else none); its FHIR client is not audited. */
+function auditRecorder(config: Config, redis: ReturnType<typeof createRedisConnection>, logger: Logger, registry: Registry): AuditRecorder | undefined {
+  const sinkName = config.AUDIT_SINK ?? (config.FHIR_URL ? 'fhir' : 'none');
+  if (sinkName === 'none') return undefined;
+  if (sinkName === 'file' && !config.AUDIT_FILE) throw new ConfigInvalidError(['AUDIT_FILE']);
+  const fhir = sinkName === 'fhir' ? fhirClientFromConfig(config) : undefined;
+  if (sinkName === 'fhir' && !fhir) throw new ConfigInvalidError(['AUDIT_SINK']);
+  return createAuditRecorder({
+    redis, prefix: config.QUEUE_PREFIX, logger,
+    sink: fhir ? fhirAuditSink(fhir) : fileAuditSink(config.AUDIT_FILE!),
+    source: { id: config.AUDIT_SOURCE_ID },
+    batchSize: config.AUDIT_BATCH_SIZE, flushIntervalMs: config.AUDIT_FLUSH_INTERVAL_S * 1000, registry,
+  });
 }
 
 /** The FHIR auth scheme the configuration names: SMART Backend Services, else bearer, else basic, else none. */
@@ -295,13 +322,14 @@ export function fhirAuth(config: Config): FhirAuth | undefined {
 }
 
 /** One DICOMweb client per server base, shared by every job, for the allowed origins only (config/dicomweb-trust.ts). */
-function dicomwebServers(config: Config, logger: Logger): DicomwebServers {
+function dicomwebServers(config: Config, logger: Logger, audit?: AuditTrail): DicomwebServers {
   const trust = dicomwebTrust(config);
   return createDicomwebServers({
     allowedOrigins: trust.allowedOrigins,
     credentials: trust.credentials,
     ...(config.DICOMWEB_CA_FILE ? { extraCa: readCaFile(config.DICOMWEB_CA_FILE) } : {}),
     logger,
+    ...(audit ? { audit } : {}),
   });
 }
 

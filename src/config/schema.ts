@@ -121,6 +121,12 @@ export const configSchema = z.object({
   REVIEW_OWNER: z.preprocess((v) => (v === '' ? undefined : v), z.string().regex(/^(Practitioner|PractitionerRole|Group)\/[A-Za-z0-9\-.]{1,64}$/).optional()),
   REVIEW_TIMEOUT_HOURS: int(1, 24 * 365, 72),
   REVIEW_POLL_INTERVAL_S: int(1, 86_400, 30),
+  // Audit (README "Audit"): where AuditEvents go; unset = fhir when FHIR_URL is set, else none.
+  AUDIT_SINK: z.enum(['none', 'fhir', 'file']).optional(),
+  AUDIT_FILE: z.string().optional(),
+  AUDIT_BATCH_SIZE: int(1, 1000, 50),
+  AUDIT_FLUSH_INTERVAL_S: int(1, 3600, 5),
+  AUDIT_SOURCE_ID: z.string().max(200).default('unimedvl-plugin'),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;

@@ -10,6 +10,8 @@ import {
   DependencyUnavailableError, FhirReferenceNotAllowedError, UpstreamHttpError, UpstreamRedirectRefusedError,
 } from '../shared/errors.ts';
 import { httpOriginOf } from '../shared/http-origin.ts';
+import { NO_AUDIT, type AuditTrail } from '../shared/audit-record.ts';
+import { auditedFhir, bundleHasPatientData, bundleResources, isPatientData } from './audit-fhir-access.ts';
 import type { FhirAuth } from './auth/fhir-auth.ts';
 import { DEFAULT_PROFILE_BASE, rebaseProfiles } from './profile-urls.ts';
 
@@ -25,6 +27,8 @@ export interface FhirClientOptions {
   timeoutMs?: number;
   /** FHIR_PROFILE_BASE: our meta.profile URLs are written under this base (default: the project's). */
   profileBase?: string;
+  /** Where every access to patient data is recorded (README "Audit"); default: nowhere. */
+  audit?: AuditTrail;
 }
 
 export type SearchQuery = string | Record<string, string> | URLSearchParams;
@@ -86,41 +90,59 @@ export function createFhirClient(options: FhirClientOptions): FhirClient {
     }
   }
 
+  const audit = options.audit ?? NO_AUDIT;
+  const server = base.origin;
+  const typeOf = (reference: string) => new URL(reference, baseUrl).pathname.slice(base.pathname.length).split('/')[0];
+  // Only patient data is audited: terminology, profiles, the model Device and AuditEvents go unrecorded.
+  const audited = <T>(
+    resourceType: string | boolean | undefined, access: Parameters<typeof auditedFhir>[2], request: () => Promise<T>, learn?: (answer: T) => Resource[],
+  ): Promise<T> => ((typeof resourceType === 'boolean' ? resourceType : isPatientData(resourceType)) ? auditedFhir(audit, server, access, request, learn) : request());
+  const one = (r: Resource | undefined): Resource[] => (r ? [r] : []);
+
   return {
     baseUrl,
     profileBase,
     grantedScopes: async () => (options.auth?.grantedScopes ? options.auth.grantedScopes() : undefined),
     read: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
-      orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>),
-    readReference: async (reference) => {
+      audited(resourceType, { kind: 'fhir-read', interaction: 'read', resources: [`${resourceType}/${id}`] },
+        () => orUndefined(medplum.readResource(resourceType as ResourceType, id, { ...once }) as unknown as Promise<WithId<T>>), one),
+    readReference: async <T extends Resource>(reference: string) => {
       const url = new URL(reference, baseUrl).toString();
       if (!isBelowBase(url, base)) throw new FhirReferenceNotAllowedError();
-      return orUndefined(medplum.get(url, { ...once }) as unknown as Promise<never>);
+      return audited(typeOf(url), { kind: 'fhir-read', interaction: 'read' },
+        () => orUndefined(medplum.get(url, { ...once }) as unknown as Promise<WithId<T> | undefined>), one);
     },
-    search: async <T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, searchOptions: { maxPages?: number } = {}) => {
-      const maxPages = searchOptions.maxPages ?? 20;
-      const found: WithId<T>[] = [];
-      let page = (await medplum.search(resourceType as ResourceType, query, { ...once })) as Bundle<WithId<T>>;
-      for (let pages = 1; ; pages++) {
-        for (const entry of page.entry ?? []) {
-          if (entry.resource?.resourceType === resourceType && entry.search?.mode !== 'include') found.push(entry.resource);
+    search: <T extends Resource>(resourceType: T['resourceType'], query: SearchQuery, searchOptions: { maxPages?: number } = {}) =>
+      audited(resourceType, { kind: 'fhir-search', interaction: 'search-type' }, async () => {
+        const maxPages = searchOptions.maxPages ?? 20;
+        const found: WithId<T>[] = [];
+        let page = (await medplum.search(resourceType as ResourceType, query, { ...once })) as Bundle<WithId<T>>;
+        for (let pages = 1; ; pages++) {
+          for (const entry of page.entry ?? []) {
+            if (entry.resource?.resourceType === resourceType && entry.search?.mode !== 'include') found.push(entry.resource);
+          }
+          const next = page.link?.find((link) => link.relation === 'next')?.url;
+          if (!next || pages >= maxPages) return found;
+          page = (await medplum.get(next, { ...once })) as Bundle<WithId<T>>;
         }
-        const next = page.link?.find((link) => link.relation === 'next')?.url;
-        if (!next || pages >= maxPages) return found;
-        page = (await medplum.get(next, { ...once })) as Bundle<WithId<T>>;
-      }
-    },
-    createIfNoneExist: (resource, ifNoneExist) => medplum.createResourceIfNoneExist(onWire(resource), ifNoneExist, { ...once }),
-    update: (resource) => medplum.updateResource(onWire(resource), { ...once }),
-    conditionalUpdate: (resource, query) => medplum.upsertResource(onWire(resource), query, { ...once }),
-    transaction: (bundle) => medplum.executeBatch(onWire(bundle), { ...once }),
-    delete: async (resourceType, id) => {
+      }, (found) => found),
+    createIfNoneExist: (resource, ifNoneExist) => audited(resource.resourceType, { kind: 'fhir-write', interaction: 'create' },
+      () => medplum.createResourceIfNoneExist(onWire(resource), ifNoneExist, { ...once }), one),
+    update: (resource) => audited(resource.resourceType, { kind: 'fhir-write', interaction: 'update', resources: [`${resource.resourceType}/${resource.id}`] },
+      () => medplum.updateResource(onWire(resource), { ...once }), one),
+    conditionalUpdate: (resource, query) => audited(resource.resourceType, { kind: 'fhir-write', interaction: 'update' },
+      () => medplum.upsertResource(onWire(resource), query, { ...once }), one),
+    transaction: (bundle) => audited(bundleHasPatientData(bundle),
+      { kind: 'fhir-write', interaction: bundle.type === 'batch' ? 'batch' : 'transaction' },
+      () => medplum.executeBatch(onWire(bundle), { ...once }), (answer) => bundleResources(bundle, answer)),
+    delete: (resourceType, id) => audited(resourceType, { kind: 'fhir-write', interaction: 'delete', resources: [`${resourceType}/${id}`] }, async () => {
       await medplum.deleteResource(resourceType as ResourceType, id, { ...once });
-    },
-    history: async <T extends Resource>(resourceType: T['resourceType'], id: string) => {
-      const bundle = (await medplum.readHistory(resourceType as ResourceType, id, undefined, { ...once })) as Bundle<WithId<T>>;
-      return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is WithId<T> => Boolean(r));
-    },
+    }),
+    history: <T extends Resource>(resourceType: T['resourceType'], id: string) =>
+      audited(resourceType, { kind: 'fhir-read', interaction: 'history-instance', resources: [`${resourceType}/${id}`] }, async () => {
+        const bundle = (await medplum.readHistory(resourceType as ResourceType, id, undefined, { ...once })) as Bundle<WithId<T>>;
+        return (bundle.entry ?? []).map((e) => e.resource).filter((r): r is WithId<T> => Boolean(r));
+      }),
   };
 }
 

@@ -7,6 +7,8 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Logger } from '../../shared/logger.ts';
 import { MultipartInvalidError, UpstreamHttpError } from '../../shared/errors.ts';
+import { auditFailureCode } from '../../shared/audit-failure-code.ts';
+import { NO_AUDIT, type AuditKind, type AuditTrail } from '../../shared/audit-record.ts';
 import type { DicomJsonDataset } from '../dicom-json.ts';
 import { buildAuthHeader, type DicomwebAuth } from './auth-header.ts';
 import { createDicomwebAgent } from './dicomweb-agent.ts';
@@ -27,6 +29,8 @@ export interface DicomwebClientOptions {
   /** Connection pool to use (see createDicomwebAgent); by default the client makes its own, closed by `close()`. */
   dispatcher?: Dispatcher;
   logger?: Pick<Logger, 'debug' | 'warn'>;
+  /** Where every QIDO, WADO and STOW request is recorded (README "Audit"); default: nowhere. */
+  audit?: AuditTrail;
 }
 
 /**
@@ -91,6 +95,39 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
   const ownDispatcher = options.dispatcher ? undefined : createDicomwebAgent();
   const dispatcher: Dispatcher = options.dispatcher ?? ownDispatcher!;
   const logger = options.logger;
+  const audit = options.audit ?? NO_AUDIT;
+
+  type DicomAccess = { kind: Extract<AuditKind, 'dicom-search' | 'dicom-retrieve' | 'dicom-store'>; interaction: string; studyUid: string | undefined };
+  const recordAccess = (access: DicomAccess, error?: unknown) => audit.record({
+    kind: access.kind, recorded: new Date().toISOString(), server: origin, interaction: access.interaction,
+    outcome: error === undefined ? 'success' : 'failure',
+    ...(error === undefined ? {} : { failureCode: auditFailureCode(error) }),
+    ...(access.studyUid ? { studyInstanceUid: access.studyUid } : {}),
+  });
+  async function audited<T>(access: DicomAccess, request: () => Promise<T>): Promise<T> {
+    try {
+      const answer = await request();
+      recordAccess(access);
+      return answer;
+    } catch (error) {
+      recordAccess(access, error);
+      throw error;
+    }
+  }
+  /** One record per retrieval (not per part), when it ends, fails or the caller stops reading. */
+  async function* auditedParts(access: DicomAccess, parts: AsyncGenerator<DicomPart>): AsyncGenerator<DicomPart> {
+    let failure: unknown;
+    try {
+      yield* parts;
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      recordAccess(access, failure);
+    }
+  }
+  const qido = (studyUid?: string): DicomAccess => ({ kind: 'dicom-search', interaction: 'QIDO-RS', studyUid });
+  const wado = (studyUid: string): DicomAccess => ({ kind: 'dicom-retrieve', interaction: 'WADO-RS', studyUid });
 
   async function send(spec: RequestSpec): Promise<Dispatcher.ResponseData> {
     const authorization = await buildAuthHeader(options.auth);
@@ -172,53 +209,58 @@ export function createDicomwebClient(options: DicomwebClientOptions): DicomwebCl
     }
   }
 
+  async function store(studyUid: string | undefined, parts: readonly Uint8Array[], opts?: { signal?: AbortSignal }): Promise<StowResult> {
+    const sent = parts.map((part) => ({ sopInstanceUid: readPart10Meta(part)?.sopInstanceUid }));
+    const body = buildMultipartRelated(parts, { partType: DICOM });
+    const response = await send({
+      op: 'storeInstances',
+      method: 'POST',
+      path: studyUid === undefined ? '/studies' : `/studies/${seg(studyUid)}`,
+      headers: { 'content-type': body.contentType, 'content-length': String(body.contentLength), accept: DICOM_JSON },
+      body: () => body.chunks(),
+      signal: opts?.signal,
+      retryOnStaleSocket: false,
+    });
+    const status = response.statusCode;
+    const text = await readText(response);
+    const dataset = parseStowBody(text);
+    // 400 counts: Orthanc answers it for a mixed request yet stores the valid instances and lists them.
+    const perInstance = status === 200 || status === 202 || status === 409 || (status === 400 && dataset !== undefined);
+    if (!perInstance || (text.trim() !== '' && dataset === undefined)) {
+      throw errorForStatus(status, response.headers['retry-after'], false);
+    }
+    return interpretStowResponse(status, dataset, sent);
+  }
+
   return {
     searchStudies(query, opts) {
-      return getJson('searchStudies', `/studies${queryString(query)}`, false, opts?.signal);
+      const studyUid = typeof query?.['StudyInstanceUID'] === 'string' ? query['StudyInstanceUID'] : undefined;
+      return audited(qido(studyUid), () => getJson('searchStudies', `/studies${queryString(query)}`, false, opts?.signal));
     },
     searchSeries(studyUid, query, opts) {
-      return getJson('searchSeries', `/studies/${seg(studyUid)}/series${queryString(query)}`, true, opts?.signal);
+      return audited(qido(studyUid), () => getJson('searchSeries', `/studies/${seg(studyUid)}/series${queryString(query)}`, true, opts?.signal));
     },
     searchInstances(studyUid, seriesUid, query, opts) {
-      return getJson('searchInstances', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/instances${queryString(query)}`, true, opts?.signal);
+      return audited(qido(studyUid), () => getJson('searchInstances', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/instances${queryString(query)}`, true, opts?.signal));
     },
     retrieveStudyMetadata(studyUid, opts) {
-      return getJson('retrieveStudyMetadata', `/studies/${seg(studyUid)}/metadata`, true, opts?.signal);
+      return audited(wado(studyUid), () => getJson('retrieveStudyMetadata', `/studies/${seg(studyUid)}/metadata`, true, opts?.signal));
     },
     retrieveSeriesMetadata(studyUid, seriesUid, opts) {
-      return getJson('retrieveSeriesMetadata', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/metadata`, true, opts?.signal);
+      return audited(wado(studyUid), () => getJson('retrieveSeriesMetadata', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/metadata`, true, opts?.signal));
     },
     retrieveStudy(studyUid, retrieveOptions) {
-      return retrieve('retrieveStudy', `/studies/${seg(studyUid)}`, retrieveOptions);
+      return auditedParts(wado(studyUid), retrieve('retrieveStudy', `/studies/${seg(studyUid)}`, retrieveOptions));
     },
     retrieveSeries(studyUid, seriesUid, retrieveOptions) {
-      return retrieve('retrieveSeries', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}`, retrieveOptions);
+      return auditedParts(wado(studyUid), retrieve('retrieveSeries', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}`, retrieveOptions));
     },
     retrieveInstance(studyUid, seriesUid, sopInstanceUid, retrieveOptions) {
-      return retrieve('retrieveInstance', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/instances/${seg(sopInstanceUid)}`, retrieveOptions);
+      return auditedParts(wado(studyUid), retrieve('retrieveInstance', `/studies/${seg(studyUid)}/series/${seg(seriesUid)}/instances/${seg(sopInstanceUid)}`, retrieveOptions));
     },
     async storeInstances(studyUid, parts, opts) {
       if (parts.length === 0) throw new RangeError('storeInstances needs at least one instance');
-      const sent = parts.map((part) => ({ sopInstanceUid: readPart10Meta(part)?.sopInstanceUid }));
-      const body = buildMultipartRelated(parts, { partType: DICOM });
-      const response = await send({
-        op: 'storeInstances',
-        method: 'POST',
-        path: studyUid === undefined ? '/studies' : `/studies/${seg(studyUid)}`,
-        headers: { 'content-type': body.contentType, 'content-length': String(body.contentLength), accept: DICOM_JSON },
-        body: () => body.chunks(),
-        signal: opts?.signal,
-        retryOnStaleSocket: false,
-      });
-      const status = response.statusCode;
-      const text = await readText(response);
-      const dataset = parseStowBody(text);
-      // 400 counts: Orthanc answers it for a mixed request yet stores the valid instances and lists them.
-      const perInstance = status === 200 || status === 202 || status === 409 || (status === 400 && dataset !== undefined);
-      if (!perInstance || (text.trim() !== '' && dataset === undefined)) {
-        throw errorForStatus(status, response.headers['retry-after'], false);
-      }
-      return interpretStowResponse(status, dataset, sent);
+      return audited({ kind: 'dicom-store', interaction: 'STOW-RS', studyUid }, () => store(studyUid, parts, opts));
     },
     async ping(opts) {
       const response = await send({ op: 'ping', method: 'GET', path: '/studies?limit=1', headers: { accept: DICOM_JSON }, signal: opts?.signal, retryOnStaleSocket: true });

@@ -4,6 +4,7 @@
 // or on a series; or with a userinfo trick) is refused before a single byte leaves.
 import { EndpointNotAllowedError } from '../../shared/errors.ts';
 import { httpOriginOf } from '../../shared/http-origin.ts';
+import type { AuditTrail } from '../../shared/audit-record.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { DicomwebAuth } from './auth-header.ts';
 import { createDicomwebAgent } from './dicomweb-agent.ts';
@@ -17,6 +18,8 @@ export interface DicomwebServersOptions {
   /** Extra CA certificates (PEM) for https: servers. */
   extraCa?: string;
   logger?: Pick<Logger, 'debug' | 'warn'>;
+  /** Given to every client (README "Audit"). */
+  audit?: AuditTrail;
 }
 
 export interface DicomwebServers {
@@ -45,7 +48,7 @@ export function createDicomwebServers(options: DicomwebServersOptions): Dicomweb
     const origin = originOf(baseUrl);
     if (origin === undefined) throw new EndpointNotAllowedError();
     const auth = options.credentials?.get(origin);
-    client = createDicomwebClient({ baseUrl, dispatcher: agent, ...(options.logger ? { logger: options.logger } : {}), ...(auth ? { auth } : {}) });
+    client = createDicomwebClient({ baseUrl, dispatcher: agent, ...(options.logger ? { logger: options.logger } : {}), ...(auth ? { auth } : {}), ...(options.audit ? { audit: options.audit } : {}) });
     if (clients.size >= MAX_CACHED_CLIENTS) clients.delete(clients.keys().next().value!);
     clients.set(baseUrl, client);
     return client;

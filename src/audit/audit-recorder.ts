@@ -1,0 +1,134 @@
+// The AuditTrail the service runs with: `record()` pushes the record onto a Redis list at once (so a
+// crash or an outage of the sink loses nothing already recorded) and returns; a flusher takes the
+// oldest records in batches, turns them into AuditEvents and delivers them, and removes them only once
+// delivered. A failing sink is retried with backoff, counted, and logged with counts only; clinical work
+// never waits for it. One flusher at a time per Redis (a short lock), so two processes never send twice.
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { currentAuditRun } from '../shared/audit-run-context.ts';
+import type { AuditRecord, AuditTrail } from '../shared/audit-record.ts';
+import type { Logger } from '../shared/logger.ts';
+import { buildAuditEvent, type AuditSource } from './build-audit-event.ts';
+import type { AuditSink } from './audit-sinks.ts';
+
+export const AUDIT_METRIC_NAMES = {
+  events: 'unimedvl_audit_events_total',
+  pending: 'unimedvl_audit_pending',
+  failures: 'unimedvl_audit_delivery_failures_total',
+} as const;
+
+export interface AuditRecorderOptions {
+  redis: Redis;
+  prefix: string;
+  sink: AuditSink;
+  source: AuditSource;
+  logger: Pick<Logger, 'warn' | 'info'>;
+  batchSize: number;
+  flushIntervalMs: number;
+  /** Longest wait between retries of a failing sink. */
+  maxBackoffMs?: number;
+  registry?: Registry;
+}
+
+export interface AuditRecorder extends AuditTrail {
+  /** Delivers what is buffered now (one pass, up to the buffer's length); resolves with the number delivered. */
+  flush(): Promise<number>;
+  start(): void;
+  /** Stops the timer and tries once more to drain (shutdown). */
+  stop(): Promise<void>;
+  pending(): Promise<number>;
+  /** Whether the last delivery failed (a /readyz warning, never not-ready). */
+  failing(): boolean;
+}
+
+export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorder {
+  const key = `${options.prefix}:audit:pending`;
+  const lockKey = `${options.prefix}:audit:flush-lock`;
+  const maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+  const registers = options.registry ? [options.registry] : [];
+  const events = new Counter({ name: AUDIT_METRIC_NAMES.events, help: 'Audit records by outcome: recorded, delivered, lost (Redis unreachable)', labelNames: ['outcome'], registers });
+  const failures = new Counter({ name: AUDIT_METRIC_NAMES.failures, help: 'Failed deliveries of an audit batch to the sink', registers });
+  new Gauge({
+    name: AUDIT_METRIC_NAMES.pending, help: 'Audit records buffered in Redis, not yet delivered', registers,
+    async collect() {
+      try {
+        this.set(await options.redis.llen(key));
+      } catch {
+        // Redis down: no figure rather than a false 0.
+      }
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let failingSince: number | undefined;
+  let consecutiveFailures = 0;
+  let nextAttemptAt = 0;
+  let running: Promise<number> | undefined;
+
+  async function flushOnce(): Promise<number> {
+    const token = `${process.pid}-${Math.random()}`;
+    const locked = await options.redis.set(lockKey, token, 'PX', 60_000, 'NX');
+    if (!locked) return 0;
+    let delivered = 0;
+    try {
+      for (;;) {
+        // Oldest at the right end (LPUSH on record).
+        const raw = await options.redis.lrange(key, -options.batchSize, -1);
+        if (raw.length === 0) break;
+        const batch = raw.reverse().map((text) => JSON.parse(text) as AuditRecord);
+        await options.sink.deliver(batch.map((record) => buildAuditEvent(record, options.source)));
+        await options.redis.ltrim(key, 0, -(raw.length + 1));
+        delivered += raw.length;
+        events.inc({ outcome: 'delivered' }, raw.length);
+        if (raw.length < options.batchSize) break;
+      }
+      if (failingSince !== undefined) options.logger.info({ delivered }, 'audit sink recovered');
+      failingSince = undefined;
+      consecutiveFailures = 0;
+      return delivered;
+    } finally {
+      const current = await options.redis.get(lockKey);
+      if (current === token) await options.redis.del(lockKey);
+    }
+  }
+
+  async function flush(): Promise<number> {
+    running ??= flushOnce().catch(async (err: unknown) => {
+      failures.inc();
+      consecutiveFailures += 1;
+      failingSince ??= Date.now();
+      nextAttemptAt = Date.now() + Math.min(maxBackoffMs, options.flushIntervalMs * 2 ** Math.min(consecutiveFailures, 16));
+      const pending = await options.redis.llen(key).catch(() => undefined);
+      // Counts only: the error of a sink may quote the resources it refused.
+      options.logger.warn({ pending, consecutiveFailures, errorName: (err as Error)?.name }, 'audit delivery failed, will retry');
+      return 0;
+    }).finally(() => { running = undefined; });
+    return running;
+  }
+
+  return {
+    record(entry) {
+      const runId = entry.runId ?? currentAuditRun();
+      const text = JSON.stringify(runId ? { ...entry, runId } : entry);
+      events.inc({ outcome: 'recorded' });
+      options.redis.lpush(key, text).catch(() => {
+        events.inc({ outcome: 'lost' });
+        options.logger.warn({ lost: 1 }, 'audit record could not be buffered');
+      });
+    },
+    flush,
+    start() {
+      timer ??= setInterval(() => {
+        if (Date.now() >= nextAttemptAt) void flush();
+      }, options.flushIntervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await running;
+      await flush();
+    },
+    pending: () => options.redis.llen(key),
+    failing: () => failingSince !== undefined,
+  };
+}
