@@ -17,6 +17,9 @@ export const AUDIT_METRIC_NAMES = {
   failures: 'unimedvl_audit_delivery_failures_total',
 } as const;
 
+/** How long what a run revealed (patient, study) is kept for its later records: longer than any retry window. */
+const RUN_FACTS_TTL_MS = 7 * 24 * 3600_000;
+
 export interface AuditRecorderOptions {
   redis: Redis;
   prefix: string;
@@ -64,6 +67,41 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
   let nextAttemptAt = 0;
   let running: Promise<number> | undefined;
 
+  let buffering: Promise<void> = Promise.resolve();
+
+  /**
+   * Fills in the patient and study a record of a run lacks from what earlier accesses of the same run
+   * revealed (a DICOM retrieve knows no FHIR Patient; the ImagingStudy read before it did), kept in
+   * Redis so the publish stage, in another job or process, sees what the analysis learnt.
+   */
+  async function withRunFacts(entry: AuditRecord): Promise<AuditRecord> {
+    if (!entry.runId) return entry;
+    const factsKey = `${options.prefix}:audit:run:${entry.runId}`;
+    const learn = options.redis.multi();
+    if (entry.patientReference) learn.hsetnx(factsKey, 'patient', entry.patientReference);
+    // The run's own study comes first: it is resolved before any prior is looked at.
+    if (entry.studyInstanceUid) learn.hsetnx(factsKey, 'study', entry.studyInstanceUid);
+    const answers = await learn.hgetall(factsKey).pexpire(factsKey, RUN_FACTS_TTL_MS).exec();
+    const facts = (answers?.at(-2)?.[1] ?? {}) as { patient?: string; study?: string };
+    return {
+      ...entry,
+      ...(!entry.patientReference && facts.patient ? { patientReference: facts.patient } : {}),
+      // Searches name what they found, not the run's study.
+      ...(!entry.studyInstanceUid && facts.study && entry.kind !== 'fhir-search' && entry.kind !== 'dicom-search' ? { studyInstanceUid: facts.study } : {}),
+    };
+  }
+
+  async function buffer(entry: AuditRecord): Promise<void> {
+    // Without the facts the record still goes in: an incomplete event beats a lost one.
+    const full = await withRunFacts(entry).catch(() => entry);
+    try {
+      await options.redis.lpush(key, JSON.stringify(full));
+    } catch {
+      events.inc({ outcome: 'lost' });
+      options.logger.warn({ lost: 1 }, 'audit record could not be buffered');
+    }
+  }
+
   async function flushOnce(): Promise<number> {
     const token = `${process.pid}-${Math.random()}`;
     const locked = await options.redis.set(lockKey, token, 'PX', 60_000, 'NX');
@@ -108,12 +146,9 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
   return {
     record(entry) {
       const runId = entry.runId ?? currentAuditRun();
-      const text = JSON.stringify(runId ? { ...entry, runId } : entry);
       events.inc({ outcome: 'recorded' });
-      options.redis.lpush(key, text).catch(() => {
-        events.inc({ outcome: 'lost' });
-        options.logger.warn({ lost: 1 }, 'audit record could not be buffered');
-      });
+      // One chain keeps the buffer in the order of the accesses, run facts looked up in between.
+      buffering = buffering.then(() => buffer(runId ? { ...entry, runId } : entry));
     },
     flush,
     start() {
@@ -125,6 +160,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      await buffering;
       await running;
       await flush();
     },
