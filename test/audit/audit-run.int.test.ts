@@ -143,7 +143,7 @@ describe('audit of a run: AuditEvents for every access to patient data', () => {
     const run = await runOnce();
     expect(run.state, String(run.errorCode)).toBe('completed');
     expect(run.outcome).toBe('published');
-    const events = await waitUntil(() => storedEvents(run.id), (list) => list.some((e) => kindOf(e) === 'rest:transaction:0') && list.some((e) => e.type.code === '110106'), 'audit events of the run');
+    await waitUntil(() => storedEvents(run.id), (list) => list.some((e) => kindOf(e) === 'rest:transaction:0') && list.some((e) => e.type.code === '110106'), 'audit events of the run');
     // Delivered in the order of the accesses; the last write of the run may still be on its way.
     await waitUntil(() => metric(AUDIT_METRIC_NAMES.pending), (n) => n === 0, 'audit buffer drained');
     const all = await storedEvents(run.id);
