@@ -20,6 +20,14 @@ export const AUDIT_METRIC_NAMES = {
 /** How long what a run revealed (patient, study) is kept for its later records: longer than any retry window. */
 const RUN_FACTS_TTL_MS = 7 * 24 * 3600_000;
 
+/** Some events of a batch were refused (the rest delivered): a failure for the counters and the backoff. */
+class AuditEventsRefused extends Error {
+  constructor(readonly count: number) {
+    super(`${count} audit events refused`);
+    this.name = 'AuditEventsRefused';
+  }
+}
+
 export interface AuditRecorderOptions {
   redis: Redis;
   prefix: string;
@@ -112,11 +120,16 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
         // Oldest at the right end (LPUSH on record).
         const raw = await options.redis.lrange(key, -options.batchSize, -1);
         if (raw.length === 0) break;
-        const batch = raw.reverse().map((text) => JSON.parse(text) as AuditRecord);
-        await options.sink.deliver(batch.map((record) => buildAuditEvent(record, options.source)));
-        await options.redis.ltrim(key, 0, -(raw.length + 1));
-        delivered += raw.length;
-        events.inc({ outcome: 'delivered' }, raw.length);
+        const oldestFirst = [...raw].reverse();
+        const batch = oldestFirst.map((text) => JSON.parse(text) as AuditRecord);
+        const refused = await options.sink.deliver(batch.map((record) => buildAuditEvent(record, options.source)));
+        // The batch leaves the buffer; what the sink refused goes back at the oldest end, in its order.
+        const done = options.redis.multi().ltrim(key, 0, -(raw.length + 1));
+        if (refused.length > 0) done.rpush(key, ...refused.map((i) => oldestFirst[i]!).reverse());
+        await done.exec();
+        delivered += raw.length - refused.length;
+        events.inc({ outcome: 'delivered' }, raw.length - refused.length);
+        if (refused.length > 0) throw new AuditEventsRefused(refused.length);
         if (raw.length < options.batchSize) break;
       }
       if (failingSince !== undefined) options.logger.info({ delivered }, 'audit sink recovered');
@@ -137,7 +150,8 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
       nextAttemptAt = Date.now() + Math.min(maxBackoffMs, options.flushIntervalMs * 2 ** Math.min(consecutiveFailures, 16));
       const pending = await options.redis.llen(key).catch(() => undefined);
       // Counts only: the error of a sink may quote the resources it refused.
-      options.logger.warn({ pending, consecutiveFailures, errorName: (err as Error)?.name }, 'audit delivery failed, will retry');
+      const refused = err instanceof AuditEventsRefused ? err.count : undefined;
+      options.logger.warn({ pending, consecutiveFailures, errorName: (err as Error)?.name, ...(refused ? { refused } : {}) }, 'audit delivery failed, will retry');
       return 0;
     }).finally(() => { running = undefined; });
     return running;

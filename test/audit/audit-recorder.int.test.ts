@@ -65,4 +65,29 @@ describe('audit recorder', () => {
     const pending = await registry.getSingleMetric('unimedvl_audit_pending')!.get();
     expect(pending.values[0]!.value).toBe(0);
   });
+
+  it('retries only the events the server refused: the accepted ones of the batch are not created twice', async () => {
+    const registry = new Registry();
+    const client = createFhirClient({ baseUrl: fhir.baseUrl });
+    const recorder = createAuditRecorder({
+      redis: test.redis, prefix: `${test.prefix}-partial`, sink: fhirAuditSink(client), source: { id: 'svc' }, logger, batchSize: 10, flushIntervalMs: 1000, registry,
+    });
+    for (let i = 10; i < 14; i++) recorder.record(read(i));
+    await expect.poll(() => recorder.pending()).toBe(4);
+    const studyOf = (e: AuditEvent) => e.entity?.find((x) => x.what?.reference?.startsWith('ImagingStudy/'))?.what?.reference;
+    fhir.rejectWrites((r) => r.resourceType === 'AuditEvent' && studyOf(r as AuditEvent) === 'ImagingStudy/11');
+    await recorder.flush();
+    expect(recorder.failing()).toBe(true);
+    expect(await recorder.pending()).toBe(1);
+    const failures = await registry.getSingleMetric('unimedvl_audit_delivery_failures_total')!.get();
+    expect(failures.values[0]!.value).toBe(1);
+    const stored = async () => (await client.search<AuditEvent>('AuditEvent', { _count: '100' })).map(studyOf).filter((s) => ['10', '11', '12', '13'].some((n) => s === `ImagingStudy/${n}`)).sort();
+    expect(await stored()).toEqual(['ImagingStudy/10', 'ImagingStudy/12', 'ImagingStudy/13']);
+    fhir.restore();
+    recorder.record(read(14));
+    await expect.poll(() => recorder.pending()).toBe(2);
+    expect(await recorder.flush()).toBe(2);
+    expect(await stored()).toEqual(['ImagingStudy/10', 'ImagingStudy/11', 'ImagingStudy/12', 'ImagingStudy/13']);
+    expect(await recorder.pending()).toBe(0);
+  });
 });
