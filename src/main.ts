@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
-import { createAuditRecorder, type AuditRecorder } from './audit/audit-recorder.ts';
+import { AUDIT_FAILING_WARNING, createAuditRecorder, type AuditRecorder } from './audit/audit-recorder.ts';
 import { fhirAuditSink, fileAuditSink } from './audit/audit-sinks.ts';
 import { loadConfig } from './config/load-config.ts';
 import { assertAuthenticationChosen, unauthenticatedSurfaces } from './config/unauthenticated-surfaces.ts';
@@ -179,6 +179,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       runs: createRunReader(runs, [queue, publishQueue]),
       runControl,
       readiness: readinessChecks(config, redis, fhir, openDicomweb),
+      // A failing audit sink is said, not hidden; clinical work goes on (README "Audit").
+      ...(audit ? { readinessWarnings: () => (audit.failing() ? [AUDIT_FAILING_WARNING] : []) } : {}),
       metrics: metricsRegistry,
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,

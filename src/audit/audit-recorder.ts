@@ -17,6 +17,9 @@ export const AUDIT_METRIC_NAMES = {
   failures: 'unimedvl_audit_delivery_failures_total',
 } as const;
 
+/** What /readyz says while the audit sink fails (records stay buffered in Redis). */
+export const AUDIT_FAILING_WARNING = 'audit delivery failing: AuditEvents are buffered and retried';
+
 /** How long what a run revealed (patient, study) is kept for its later records: longer than any retry window. */
 const RUN_FACTS_TTL_MS = 7 * 24 * 3600_000;
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent, ImagingStudy } from '@medplum/fhirtypes';
-import { AUDIT_METRIC_NAMES } from '../../src/audit/audit-recorder.ts';
+import { AUDIT_FAILING_WARNING, AUDIT_METRIC_NAMES } from '../../src/audit/audit-recorder.ts';
 import { RUN_ID_SYSTEM } from '../../src/audit/build-audit-event.ts';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { startService, type RunningService } from '../../src/main.ts';
@@ -194,12 +194,16 @@ describe('audit of a run: AuditEvents for every access to patient data', () => {
     await waitUntil(() => metric(AUDIT_METRIC_NAMES.failures), (n) => n > failuresBefore, 'an audit delivery failure counted');
     expect(await metric(AUDIT_METRIC_NAMES.pending)).toBeGreaterThan(0);
     expect(await storedEvents(run.id)).toEqual([]);
+    // Ready, and saying that auditing fails: visible, not blocking.
     const ready = await fetch(`${api}/readyz`);
     expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { warnings?: string[] }).warnings).toContain(AUDIT_FAILING_WARNING);
     fhir.restore();
     const delivered = await waitUntil(() => storedEvents(run.id), (list) => list.some((e) => kindOf(e) === 'rest:read:0') && list.some((e) => e.type.code === '110112'), 'audit events delivered after the outage');
     for (const event of delivered) expect(validator.check(event)).toEqual([]);
     await waitUntil(() => metric(AUDIT_METRIC_NAMES.pending), (n) => n === 0, 'audit buffer drained');
+    const warnings = async () => ((await (await fetch(`${api}/readyz`)).json()) as { warnings?: string[] }).warnings ?? [];
+    await waitUntil(warnings, (list) => !list.includes(AUDIT_FAILING_WARNING), 'the audit warning gone after recovery');
   });
 
   it('writes the same events as JSON lines with AUDIT_SINK=file', async () => {
