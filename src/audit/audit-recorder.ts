@@ -90,15 +90,16 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
     const factsKey = `${options.prefix}:audit:run:${entry.runId}`;
     const learn = options.redis.multi();
     if (entry.patientReference) learn.hsetnx(factsKey, 'patient', entry.patientReference);
-    // The run's own study comes first: it is resolved before any prior is looked at.
-    if (entry.studyInstanceUid) learn.hsetnx(factsKey, 'study', entry.studyInstanceUid);
+    // The run's own study comes first: it is read or retrieved before any prior is looked at.
+    const searched = entry.kind === 'fhir-search' || entry.kind === 'dicom-search';
+    if (entry.studyInstanceUid && !searched) learn.hsetnx(factsKey, 'study', entry.studyInstanceUid);
     const answers = await learn.hgetall(factsKey).pexpire(factsKey, RUN_FACTS_TTL_MS).exec();
     const facts = (answers?.at(-2)?.[1] ?? {}) as { patient?: string; study?: string };
     return {
       ...entry,
       ...(!entry.patientReference && facts.patient ? { patientReference: facts.patient } : {}),
       // Searches name what they found, not the run's study.
-      ...(!entry.studyInstanceUid && facts.study && entry.kind !== 'fhir-search' && entry.kind !== 'dicom-search' ? { studyInstanceUid: facts.study } : {}),
+      ...(!entry.studyInstanceUid && facts.study && !searched ? { studyInstanceUid: facts.study } : {}),
     };
   }
 

@@ -177,7 +177,7 @@ describe('audit of a run: AuditEvents for every access to patient data', () => {
       expect(event.source.observer.identifier?.value).toBe(SOURCE_ID);
       // Patient (role 1) and study on every access, even a DICOM one that named only the study UID.
       expect(event.entity, kindOf(event)).toContainEqual(expect.objectContaining({ what: { reference: `Patient/${patientId}` }, role: expect.objectContaining({ code: '1' }) }));
-      if (event !== read) expect(studyUidOf(event), kindOf(event)).toBe(`urn:oid:${studyUid}`);
+      expect(studyUidOf(event), kindOf(event)).toBe(`urn:oid:${studyUid}`);
     }
     const pacs = new URL(orthanc.baseUrl).origin;
     for (const event of [qido, wado, stow]) expect(event.agent.find((a) => a.network)?.network?.address).toBe(pacs);
