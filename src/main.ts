@@ -303,6 +303,8 @@ function auditRecorder(config: Config, redis: ReturnType<typeof createRedisConne
     sink: fhir ? fhirAuditSink(fhir) : fileAuditSink(config.AUDIT_FILE!),
     source: { id: config.AUDIT_SOURCE_ID },
     batchSize: config.AUDIT_BATCH_SIZE, flushIntervalMs: config.AUDIT_FLUSH_INTERVAL_S * 1000, registry,
+    // One delivery may take the FHIR timeout: the lock outlasts it, so two processes rarely send one batch.
+    lockMs: Math.max(60_000, 2 * config.FHIR_TIMEOUT_MS),
   });
 }
 

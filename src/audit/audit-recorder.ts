@@ -17,6 +17,17 @@ export const AUDIT_METRIC_NAMES = {
   failures: 'unimedvl_audit_delivery_failures_total',
 } as const;
 
+// Takes a delivered batch off the buffer only while the flush lock is still ours (else another flusher
+// may have delivered and trimmed it already: trimming again would drop records never delivered), puts
+// the refused records back at the oldest end and renews the lock. KEYS: lock, list; ARGV: token, count, lockMs, refused...
+const TRIM_DELIVERED = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('ltrim', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+for i = 4, #ARGV do redis.call('rpush', KEYS[2], ARGV[i]) end
+redis.call('pexpire', KEYS[1], ARGV[3])
+return 1`;
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+
 /** What /readyz says while the audit sink fails (records stay buffered in Redis). */
 export const AUDIT_FAILING_WARNING = 'audit delivery failing: AuditEvents are buffered and retried';
 
@@ -41,6 +52,8 @@ export interface AuditRecorderOptions {
   flushIntervalMs: number;
   /** Longest wait between retries of a failing sink. */
   maxBackoffMs?: number;
+  /** How long the flush lock holds without renewal: longer than one delivery may take (default 60 s). */
+  lockMs?: number;
   registry?: Registry;
 }
 
@@ -59,6 +72,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
   const key = `${options.prefix}:audit:pending`;
   const lockKey = `${options.prefix}:audit:flush-lock`;
   const maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+  const lockMs = options.lockMs ?? 60_000;
   const registers = options.registry ? [options.registry] : [];
   const events = new Counter({ name: AUDIT_METRIC_NAMES.events, help: 'Audit records by outcome: recorded, delivered, lost (Redis unreachable)', labelNames: ['outcome'], registers });
   const failures = new Counter({ name: AUDIT_METRIC_NAMES.failures, help: 'Failed deliveries of an audit batch to the sink', registers });
@@ -116,7 +130,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
 
   async function flushOnce(): Promise<number> {
     const token = `${process.pid}-${Math.random()}`;
-    const locked = await options.redis.set(lockKey, token, 'PX', 60_000, 'NX');
+    const locked = await options.redis.set(lockKey, token, 'PX', lockMs, 'NX');
     if (!locked) return 0;
     let delivered = 0;
     try {
@@ -128,9 +142,13 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
         const batch = oldestFirst.map((text) => JSON.parse(text) as AuditRecord);
         const refused = await options.sink.deliver(batch.map((record) => buildAuditEvent(record, options.source)));
         // The batch leaves the buffer; what the sink refused goes back at the oldest end, in its order.
-        const done = options.redis.multi().ltrim(key, 0, -(raw.length + 1));
-        if (refused.length > 0) done.rpush(key, ...refused.map((i) => oldestFirst[i]!).reverse());
-        await done.exec();
+        const back = refused.map((i) => oldestFirst[i]!).reverse();
+        const trimmed = await options.redis.eval(TRIM_DELIVERED, 2, lockKey, key, token, raw.length, lockMs, ...back);
+        if (trimmed !== 1) {
+          // Our lock ran out during the delivery: the batch stays (sent twice rather than lost).
+          options.logger.warn({ batch: raw.length }, 'audit flush lock lost during a delivery; the buffer is left to the flusher holding it');
+          return delivered;
+        }
         delivered += raw.length - refused.length;
         events.inc({ outcome: 'delivered' }, raw.length - refused.length);
         if (refused.length > 0) throw new AuditEventsRefused(refused.length);
@@ -141,8 +159,7 @@ export function createAuditRecorder(options: AuditRecorderOptions): AuditRecorde
       consecutiveFailures = 0;
       return delivered;
     } finally {
-      const current = await options.redis.get(lockKey);
-      if (current === token) await options.redis.del(lockKey);
+      await options.redis.eval(RELEASE_LOCK, 1, lockKey, token);
     }
   }
 
