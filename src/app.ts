@@ -29,7 +29,9 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.use(registerHttpMetrics(deps.metrics, deps.runs, deps.logger).middleware);
 
-  app.use(healthRouter(deps.readiness, { warnings: unauthenticatedWarnings(config) }));
+  app.use(healthRouter(deps.readiness, {
+    warnings: unauthenticatedWarnings(config), ...(deps.readinessWarnings ? { currentWarnings: deps.readinessWarnings } : {}),
+  }));
   app.use(metricsRouter(deps.metrics));
   app.use(openApiRouter(document));
   app.use(notificationsRouter({

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Server } from 'node:http';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
-import { createAuditRecorder, type AuditRecorder } from './audit/audit-recorder.ts';
+import { AUDIT_FAILING_WARNING, createAuditRecorder, type AuditRecorder } from './audit/audit-recorder.ts';
 import { fhirAuditSink, fileAuditSink } from './audit/audit-sinks.ts';
 import { loadConfig } from './config/load-config.ts';
 import { assertAuthenticationChosen, unauthenticatedSurfaces } from './config/unauthenticated-surfaces.ts';
@@ -18,7 +18,7 @@ import type { FhirAuth } from './fhir/auth/fhir-auth.ts';
 import { smartBackendAuth } from './fhir/auth/smart-backend-auth.ts';
 import { createFhirClient, type FhirClient } from './fhir/fhir-client.ts';
 import { checkFhirPermissions } from './fhir/check-permissions.ts';
-import { defaultSmartScopes } from './fhir/fhir-interactions.ts';
+import { defaultSmartScopes, type InteractionOptions } from './fhir/fhir-interactions.ts';
 import { installProfiles } from './fhir/install-profiles.ts';
 import { searchImagingStudiesUpdatedSince } from './fhir/read-imaging-study.ts';
 import { readAskTask, searchRequestedAskTasks, takeAskTask } from './fhir/ask-tasks.ts';
@@ -179,6 +179,8 @@ export async function startService(mode: ServiceMode, env: NodeJS.ProcessEnv = p
       runs: createRunReader(runs, [queue, publishQueue]),
       runControl,
       readiness: readinessChecks(config, redis, fhir, openDicomweb),
+      // A failing audit sink is said, not hidden; clinical work goes on (README "Audit").
+      ...(audit ? { readinessWarnings: () => (audit.failing() ? [AUDIT_FAILING_WARNING] : []) } : {}),
       metrics: metricsRegistry,
       notifications: createRedisNotificationLog(redis, prefix),
       requestReconciliation,
@@ -291,7 +293,7 @@ export function fhirClientFromConfig(config: Config, audit?: AuditTrail): FhirCl
 
 /** The audit recorder AUDIT_SINK names (default: fhir when FHIR_URL is set, else none); its FHIR client is not audited. */
 function auditRecorder(config: Config, redis: ReturnType<typeof createRedisConnection>, logger: Logger, registry: Registry): AuditRecorder | undefined {
-  const sinkName = config.AUDIT_SINK ?? (config.FHIR_URL ? 'fhir' : 'none');
+  const sinkName = auditSinkName(config);
   if (sinkName === 'none') return undefined;
   if (sinkName === 'file' && !config.AUDIT_FILE) throw new ConfigInvalidError(['AUDIT_FILE']);
   const fhir = sinkName === 'fhir' ? fhirClientFromConfig(config) : undefined;
@@ -301,7 +303,19 @@ function auditRecorder(config: Config, redis: ReturnType<typeof createRedisConne
     sink: fhir ? fhirAuditSink(fhir) : fileAuditSink(config.AUDIT_FILE!),
     source: { id: config.AUDIT_SOURCE_ID },
     batchSize: config.AUDIT_BATCH_SIZE, flushIntervalMs: config.AUDIT_FLUSH_INTERVAL_S * 1000, registry,
+    // One delivery may take the FHIR timeout: the lock outlasts it, so two processes rarely send one batch.
+    lockMs: Math.max(60_000, 2 * config.FHIR_TIMEOUT_MS),
   });
+}
+
+/** Where AuditEvents go: AUDIT_SINK, else the FHIR server when there is one. */
+function auditSinkName(config: Config): 'none' | 'fhir' | 'file' {
+  return config.AUDIT_SINK ?? (config.FHIR_URL ? 'fhir' : 'none');
+}
+
+/** The optional interaction tables this configuration needs scopes for (fhir-interactions.ts). */
+function interactionOptions(config: Config): InteractionOptions {
+  return { installProfiles: config.FHIR_INSTALL_PROFILES, audit: auditSinkName(config) === 'fhir' };
 }
 
 /** The FHIR auth scheme the configuration names: SMART Backend Services, else bearer, else basic, else none. */
@@ -312,7 +326,7 @@ export function fhirAuth(config: Config): FhirAuth | undefined {
       clientId: config.FHIR_SMART_CLIENT_ID,
       privateKey: readFileSync(config.FHIR_SMART_PRIVATE_KEY_FILE, 'utf8'),
       algorithm: config.FHIR_SMART_ALGORITHM,
-      scopes: config.FHIR_SMART_SCOPES ?? defaultSmartScopes({ installProfiles: config.FHIR_INSTALL_PROFILES }),
+      scopes: config.FHIR_SMART_SCOPES ?? defaultSmartScopes(interactionOptions(config)),
       ...(config.FHIR_SMART_KEY_ID ? { keyId: config.FHIR_SMART_KEY_ID } : {}),
     });
   }
@@ -353,7 +367,7 @@ function readinessChecks(
       dependency: 'fhir',
       check: async () => {
         await fetchCapabilityStatement(fhir.baseUrl);
-        await checkFhirPermissions(fhir, { installProfiles: config.FHIR_INSTALL_PROFILES });
+        await checkFhirPermissions(fhir, interactionOptions(config));
       },
     });
   }

@@ -4,11 +4,17 @@ import type { AuditEvent, Bundle } from '@medplum/fhirtypes';
 import type { FhirClient } from '../fhir/fhir-client.ts';
 
 export interface AuditSink {
-  /** Delivers every event or throws (the batch is then kept and retried). */
-  deliver(events: readonly AuditEvent[]): Promise<void>;
+  /**
+   * Delivers the events; resolves with the positions of those the sink refused (kept and retried, the
+   * others are done), or throws when none was delivered (the whole batch is kept and retried).
+   */
+  deliver(events: readonly AuditEvent[]): Promise<number[]>;
 }
 
-/** A batch Bundle of creates; an entry the server refuses fails the whole delivery, so nothing is dropped. */
+/**
+ * A batch Bundle of creates. The server judges each entry on its own, so the accepted ones are done and
+ * only the refused ones are retried: retrying the whole batch would create the accepted ones again.
+ */
 export function fhirAuditSink(fhir: Pick<FhirClient, 'transaction'>): AuditSink {
   return {
     async deliver(events) {
@@ -17,8 +23,8 @@ export function fhirAuditSink(fhir: Pick<FhirClient, 'transaction'>): AuditSink 
         entry: events.map((resource) => ({ resource, request: { method: 'POST', url: 'AuditEvent' } })),
       };
       const answer = await fhir.transaction(bundle);
-      const refused = (answer.entry ?? []).filter((e) => !e.response?.status?.startsWith('2')).length;
-      if (refused > 0) throw new Error(`${refused} audit events refused`);
+      const entries = answer.entry ?? [];
+      return events.flatMap((_event, i) => (entries[i]?.response?.status?.startsWith('2') ? [] : [i]));
     },
   };
 }
@@ -27,6 +33,7 @@ export function fileAuditSink(path: string): AuditSink {
   return {
     async deliver(events) {
       await appendFile(path, events.map((e) => `${JSON.stringify(e)}\n`).join(''), 'utf8');
+      return [];
     },
   };
 }

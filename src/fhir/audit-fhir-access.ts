@@ -1,9 +1,10 @@
 // What the FHIR client tells the audit trail about one request (README "Audit"): which patient-data
 // resources were read, searched or written, on which server, and how it ended. Terminology, profiles,
 // the model Device and AuditEvents themselves are not patient data (and auditing audit writes would loop).
-import type { Bundle, Resource } from '@medplum/fhirtypes';
+import type { Bundle, ImagingStudy, Resource } from '@medplum/fhirtypes';
 import { auditFailureCode } from '../shared/audit-failure-code.ts';
 import type { AuditKind, AuditRecord, AuditTrail } from '../shared/audit-record.ts';
+import { findDicomUid } from '../shared/study-uid-identifier.ts';
 
 const NOT_PATIENT_DATA = new Set([
   'AuditEvent', 'CapabilityStatement', 'StructureDefinition', 'ValueSet', 'CodeSystem', 'ConceptMap', 'SearchParameter',
@@ -33,7 +34,7 @@ export async function auditedFhir<T>(
   try {
     const answer = await request();
     const touched = learn(answer).filter((r) => isPatientData(r.resourceType));
-    audit.record({ ...base, recorded: new Date().toISOString(), outcome: 'success', ...facts(access.resources ?? [], touched) });
+    audit.record({ ...base, recorded: new Date().toISOString(), outcome: 'success', ...facts(access.resources ?? [], touched, access.kind !== 'fhir-search') });
     return answer;
   } catch (error) {
     audit.record({
@@ -58,12 +59,15 @@ export function bundleHasPatientData(bundle: Bundle): boolean {
   return (bundle.entry ?? []).some((e) => isPatientData(e.resource?.resourceType ?? e.request?.url?.split(/[/?]/)[0]));
 }
 
-function facts(known: string[], touched: Resource[]): Pick<AuditRecord, 'resources' | 'patientReference'> {
+function facts(known: string[], touched: Resource[], nameStudy = false): Pick<AuditRecord, 'resources' | 'patientReference' | 'studyInstanceUid'> {
   const references = new Set(known);
   for (const r of touched) if (r.id) references.add(`${r.resourceType}/${r.id}`);
   const patient = touched.map(patientOf).find(Boolean) ?? known.find((k) => k.startsWith('Patient/'));
   const list = [...references].slice(0, MAX_REFERENCES);
-  return { ...(list.length ? { resources: list } : {}), ...(patient ? { patientReference: patient } : {}) };
+  // A read or write of one ImagingStudy names the study; a search names only what it found.
+  const studies = nameStudy ? touched.filter((r) => r.resourceType === 'ImagingStudy') : [];
+  const study = studies.length === 1 ? findDicomUid((studies[0] as ImagingStudy).identifier) : undefined;
+  return { ...(list.length ? { resources: list } : {}), ...(patient ? { patientReference: patient } : {}), ...(study ? { studyInstanceUid: study } : {}) };
 }
 
 function patientOf(resource: Resource): string | undefined {

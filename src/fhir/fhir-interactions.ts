@@ -27,6 +27,17 @@ export const INSTALL_PROFILES_INTERACTIONS = {
   StructureDefinition: { interactions: ['create', 'search'], why: 'conditional create of our StructureDefinitions' },
 } as const satisfies Record<string, InteractionUse>;
 
+/** What AUDIT_SINK=fhir needs on top (README "Audit"): the batch of AuditEvent creates. */
+export const AUDIT_INTERACTIONS = {
+  AuditEvent: { interactions: ['create'], why: 'AuditEvents of every access to patient data, in batch Bundles' },
+} as const satisfies Record<string, InteractionUse>;
+
+/** Which optional tables apply: profile installation, audit delivery to the FHIR server. */
+export interface InteractionOptions {
+  installProfiles?: boolean;
+  audit?: boolean;
+}
+
 /** Interactions that only happen when something went wrong (a test run on the happy path does not see them). */
 export const RECOVERY_ONLY: ReadonlyArray<readonly [string, FhirInteraction]> = [
   ['DiagnosticReport', 'delete'], ['Observation', 'delete'], ['Media', 'delete'], ['Provenance', 'delete'],
@@ -39,8 +50,10 @@ const SMART_ORDER: readonly FhirInteraction[] = ['create', 'read', 'update', 'de
 const SMART_LETTER: Record<FhirInteraction, string> = { create: 'c', read: 'r', update: 'u', delete: 'd', search: 's' };
 
 /** Merges tables (union of interactions per type). */
-export function requiredInteractions(options: { installProfiles?: boolean } = {}): Map<string, Set<FhirInteraction>> {
-  const tables: Table[] = [SERVICE_INTERACTIONS, ...(options.installProfiles ? [INSTALL_PROFILES_INTERACTIONS] : [])];
+export function requiredInteractions(options: InteractionOptions = {}): Map<string, Set<FhirInteraction>> {
+  const tables: Table[] = [
+    SERVICE_INTERACTIONS, ...(options.installProfiles ? [INSTALL_PROFILES_INTERACTIONS] : []), ...(options.audit ? [AUDIT_INTERACTIONS] : []),
+  ];
   const merged = new Map<string, Set<FhirInteraction>>();
   for (const table of tables) {
     for (const [type, use] of Object.entries(table)) {
@@ -53,7 +66,7 @@ export function requiredInteractions(options: { installProfiles?: boolean } = {}
 }
 
 /** SMART v2 system scopes (`system/Task.cus`), one per resource type, letters in SMART's order. */
-export function defaultSmartScopes(options: { installProfiles?: boolean } = {}): string[] {
+export function defaultSmartScopes(options: InteractionOptions = {}): string[] {
   return [...requiredInteractions(options)].map(([type, set]) =>
     `system/${type}.${SMART_ORDER.filter((i) => set.has(i)).map((i) => SMART_LETTER[i]).join('')}`);
 }
@@ -79,7 +92,7 @@ export function grantedInteractions(scopes: readonly string[]): (type: string, i
 }
 
 /** The scopes (in SMART v2 form) that the granted ones lack for the required table; empty when nothing is missing. */
-export function missingScopes(granted: readonly string[], options: { installProfiles?: boolean } = {}): string[] {
+export function missingScopes(granted: readonly string[], options: InteractionOptions = {}): string[] {
   const allows = grantedInteractions(granted);
   const missing: string[] = [];
   for (const [type, set] of requiredInteractions(options)) {

@@ -23,6 +23,8 @@ export interface AppDeps {
   runs: RunReader;
   runControl: RunControl;
   readiness: ReadinessCheck[];
+  /** Conditions /readyz names while they hold without making the service unready (audit delivery failing). */
+  readinessWarnings?: () => string[];
   metrics: Registry;
   notifications: NotificationLog;
   /**

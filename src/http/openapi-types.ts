@@ -579,7 +579,7 @@ export interface components {
             checks: {
                 [key: string]: "ok";
             };
-            /** @description Present while the service runs without authentication (ALLOW_UNAUTHENTICATED=true). */
+            /** @description Present while the service runs without authentication (ALLOW_UNAUTHENTICATED=true) or while audit delivery fails (AuditEvents buffered and retried). */
             warnings?: string[];
         };
     };

@@ -6,6 +6,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { StudyLockLostError, toAppError, type AppError } from '../shared/errors.ts';
+import { withAuditRun } from '../shared/audit-run-context.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { StageJobData } from './job-types.ts';
 import type { RunNote, RunOutcome, RunResults, RunStage } from './run-record.ts';
@@ -154,7 +155,8 @@ export function startStageWorker<D extends StageJobData>(options: StageWorkerOpt
     };
 
     try {
-      const result = await options.processor.run(ctx);
+      // Every access to patient data the run makes is audited under its run id (README "Audit").
+      const result = await withAuditRun(runId, () => options.processor.run(ctx));
       const lockToUs = await release();
       await runs.endAttempt(runId, {
         outcome: 'completed', lockToUs,
@@ -250,7 +252,7 @@ export function startStageWorker<D extends StageJobData>(options: StageWorkerOpt
       await runs.endAttempt(runId, { outcome: 'stalled' });
       await runs.update(runId, { state: 'failed', errorCode: 'RUN_STALLED', retryable: false, endedAt: new Date().toISOString(), progress: null });
       logger.error({ runId, stage, errorCode: 'RUN_STALLED' }, 'run failed: its workers died too often');
-      await options.processor.abandoned?.(runId, 'RUN_STALLED');
+      await withAuditRun(runId, async () => options.processor.abandoned?.(runId, 'RUN_STALLED'));
     })().catch((error: unknown) => logger.error({ err: error, runId }, 'stalled run failure not recorded'));
   });
   worker.on('error', (err) => logger.error({ err }, 'queue worker error'));

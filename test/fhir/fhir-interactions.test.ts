@@ -21,6 +21,9 @@ describe('the table of FHIR interactions and the SMART scopes derived from it', 
       'system/Task.s', 'system/DiagnosticReport.ds', 'system/Observation.ds', 'system/Media.cruds', 'system/Provenance.ds', 'system/Device.s', 'system/StructureDefinition.rs',
     ]);
     expect(missingScopes(defaultSmartScopes(), { installProfiles: true })).toEqual(['system/StructureDefinition.c']);
+    // Audit delivery to the FHIR server (AUDIT_SINK=fhir) needs AuditEvent create, and nothing else.
+    expect(missingScopes(defaultSmartScopes(), { audit: true })).toEqual(['system/AuditEvent.c']);
+    expect(missingScopes(defaultSmartScopes({ audit: true }), { audit: true })).toEqual([]);
   });
 
   it('reads SMART v1 and wildcard scopes too, and ignores user/ and patient/ scopes', () => {

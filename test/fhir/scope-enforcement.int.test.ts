@@ -95,9 +95,14 @@ describe('SMART scopes enforced per resource type', () => {
     });
 
     it('names the missing permission when the configured scopes are cut', async () => {
-      const { status, body } = await readyz({ FHIR_SMART_SCOPES: withoutMedia(defaultSmartScopes()).join(' ') });
+      // Auditing goes to the FHIR server by default, so AuditEvent create is among the scopes it needs.
+      const { status, body } = await readyz({ FHIR_SMART_SCOPES: withoutMedia(defaultSmartScopes({ audit: true })).join(' ') });
       expect(status).toBe(503);
       expect(body.issue?.[0]?.diagnostics).toBe('fhir (missing system/Media.cruds)');
+      const noAuditScope = await readyz({ FHIR_SMART_SCOPES: defaultSmartScopes().join(' ') });
+      expect(noAuditScope.body.issue?.[0]?.diagnostics).toBe('fhir (missing system/AuditEvent.c)');
+      // Audit written elsewhere: no AuditEvent scope needed.
+      expect((await readyz({ FHIR_SMART_SCOPES: defaultSmartScopes().join(' '), AUDIT_SINK: 'none' })).status).toBe(200);
     });
 
     it('names the missing permission when the server grants less than asked', async () => {

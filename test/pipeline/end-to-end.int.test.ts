@@ -10,7 +10,7 @@ import { createDicomwebClient } from '../../src/dicom/dicomweb/dicomweb-client.t
 import { firstString, Tag } from '../../src/dicom/dicom-json.ts';
 import { decodeInstance, loadCodecs } from '../../src/dicom/pixels/index.ts';
 import { assembleVolume } from '../../src/dicom/volume/assemble-volume.ts';
-import { RECOVERY_ONLY, SERVICE_INTERACTIONS } from '../../src/fhir/fhir-interactions.ts';
+import { AUDIT_INTERACTIONS, RECOVERY_ONLY, SERVICE_INTERACTIONS } from '../../src/fhir/fhir-interactions.ts';
 import { createResourceValidator } from '../../src/fhir/validate-resource.ts';
 import { startService, DEFAULT_MODEL_DIR, type RunningService } from '../../src/main.ts';
 import { createEngine } from '../../src/model/index.ts';
@@ -20,7 +20,7 @@ import { sliceToModelImage } from '../../src/pipeline/model-io/model-input-image
 import { createLogger } from '../../src/shared/logger.ts';
 import { dciodvfy } from '../support/dciodvfy.ts';
 import { FIXTURE_PATIENT } from '../support/fixtures.ts';
-import { startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
+import { isAuditBatch, startFhirServer, type FhirTestServer } from '../support/fhir-server.ts';
 import { randomDicomUid } from '../support/orthanc-files.ts';
 import { startOrthanc, type OrthancServer } from '../support/orthanc.ts';
 import { openTestRedis } from '../support/redis.ts';
@@ -237,8 +237,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
 
   it('when the study changed, analyzes it once more and, after a 503 on the FHIR write, publishes again without the model: one of each', async () => {
     await orthanc.upload([heldBack]);
-    // Only a run that publishes sends a transaction, so no other run can take this failure.
-    fhir.failNext(503, 1, (r) => r.method === 'POST' && r.url === '');
+    // Only a run that publishes sends a transaction, so no other run can take this failure (audit batches go on).
+    fhir.failNext(503, 1, (r) => r.method === 'POST' && r.url === '' && !isAuditBatch(r.body));
     const run = await waitForRun(api, await jobIdOf(await notify()));
     expect(run.state, String(run.errorCode)).toBe('completed');
     expect(run.outcome).toBe('published');
@@ -277,7 +277,8 @@ describe('end to end: notification to FHIR report and DICOM results', () => {
     expect((await fetch(`${api}/fhir/notify`, { method: 'POST' })).status).toBe(202);
     await vi.waitFor(() => expect(fhir.requests.some((r) => r.method === 'GET' && r.url.startsWith('ImagingStudy?'))).toBe(true), { timeout: 60_000, interval: 100 });
     expect(fhir.requests.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
-    const table = new Set(Object.entries(SERVICE_INTERACTIONS).flatMap(([type, use]) => use.interactions.map((i) => `${type}:${i}`)));
+    // Auditing is on (AUDIT_SINK defaults to fhir with FHIR_URL): its AuditEvent creates are in the scopes too.
+    const table = new Set(Object.entries({ ...SERVICE_INTERACTIONS, ...AUDIT_INTERACTIONS }).flatMap(([type, use]) => use.interactions.map((i) => `${type}:${i}`)));
     const made = new Set(fhir.requests.flatMap((r) => r.access.map((a) => `${a.type}:${a.interaction}`)));
     expect([...made].filter((x) => !table.has(x)), 'made but not in the table').toEqual([]);
     // This study has no key images (Media) and nothing failed (deletes): everything else was used.

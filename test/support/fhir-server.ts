@@ -37,8 +37,8 @@ export interface RepositoryAccess {
   interaction: 'create' | 'read' | 'update' | 'delete' | 'search';
 }
 
-/** Which requests an injected failure applies to: method and path below the base (`''` for the base). */
-export type RequestMatch = (request: { method: string; url: string }) => boolean;
+/** Which requests an injected failure applies to: method, path below the base (`''` for the base) and parsed JSON body. */
+export type RequestMatch = (request: { method: string; url: string; body?: unknown }) => boolean;
 
 export interface RecordedRequest {
   method: string;
@@ -107,7 +107,7 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
     const record = (status: number): void => {
       requests.push({ method: req.method, url, status, access });
     };
-    if (failures && failures.remaining > 0 && failures.match({ method: req.method, url })) {
+    if (failures && failures.remaining > 0 && failures.match({ method: req.method, url, body: req.body as unknown })) {
       failures.remaining -= 1;
       const status = failures.status;
       record(status);
@@ -196,6 +196,12 @@ export async function startFhirServer(options: FhirServerOptions = {}): Promise<
 }
 
 const LETTERS = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' } as const;
+
+/** Whether a request body is a batch of AuditEvents (the audit sink's delivery, not clinical work). */
+export function isAuditBatch(body: unknown): boolean {
+  const entries = (body as Bundle | undefined)?.entry;
+  return Array.isArray(entries) && entries.length > 0 && entries.every((e) => e.resource?.resourceType === 'AuditEvent');
+}
 
 /** `Type:interaction` pairs that SMART v2 system scopes (`system/Task.cus`, `system/*.rs`) allow. */
 function allowedBy(scopes: readonly string[]): ReadonlySet<string> {

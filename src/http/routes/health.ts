@@ -9,12 +9,14 @@ export const READINESS_TIMEOUT_MS = 2_000;
 export interface HealthOptions {
   /** Said on every ready answer (an API open without authentication); they do not make it unready. */
   warnings?: string[];
+  /** Said while they hold (the audit sink failing): asked on each /readyz, never unready either. */
+  currentWarnings?: () => string[];
   timeoutMs?: number;
 }
 
 /** /healthz: the process answers. /readyz: every dependency answers, checked in parallel. */
 export function healthRouter(readiness: ReadinessCheck[], options: HealthOptions = {}): Router {
-  const { warnings = [], timeoutMs = READINESS_TIMEOUT_MS } = options;
+  const { timeoutMs = READINESS_TIMEOUT_MS } = options;
   const router = Router();
   router.get('/healthz', (_req, res) => {
     const body: components['schemas']['Health'] = { status: 'ok' };
@@ -29,6 +31,7 @@ export function healthRouter(readiness: ReadinessCheck[], options: HealthOptions
       return [result.reason instanceof FhirPermissionMissingError ? `${r.dependency} (${result.reason.detail})` : r.dependency];
     });
     if (failing.length > 0) throw new DependencyUnavailableError(readiness.find((_, i) => results[i]!.status === 'rejected')!.dependency, { detail: failing.join(', ') });
+    const warnings = [...(options.warnings ?? []), ...(options.currentWarnings?.() ?? [])];
     const body: components['schemas']['Readiness'] = {
       status: 'ready',
       checks: Object.fromEntries(readiness.map((r) => [r.dependency, 'ok' as const])),
